@@ -1,0 +1,1 @@
+"""Trajectory (H5MD) and structure (LAMMPS data, extxyz, dump) files."""

@@ -1,0 +1,223 @@
+"""LAMMPS data files (atom_style atomic or charge), read and written without unit conversion.
+
+Atoms are returned in atom-id order; atom type t is species t - 1. Velocities are read when the file has a
+Velocities section. Errors name the file, the line and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_HEADER = {
+    "atoms": re.compile(r"^\s*(\d+)\s+atoms\s*$"),
+    "atom types": re.compile(r"^\s*(\d+)\s+atom\s+types\s*$"),
+}
+_BOUNDS = re.compile(r"^\s*(\S+)\s+(\S+)\s+(x|y|z)lo\s+(x|y|z)hi\s*$")
+_TILT = re.compile(r"^\s*\S+\s+\S+\s+\S+\s+xy\s+xz\s+yz\s*$")
+_SECTIONS = {
+    "Atoms", "Velocities", "Masses", "Bonds", "Angles", "Dihedrals", "Impropers", "Pair Coeffs",
+    "PairIJ Coeffs", "Bond Coeffs", "Angle Coeffs", "Dihedral Coeffs", "Improper Coeffs",
+}
+
+
+class DataFileError(ValueError):
+    """A LAMMPS data file that cannot be read; the message names the file and line."""
+
+
+@dataclass
+class Structure:
+    """An atomic configuration in a cubic periodic box whose lower corner is the origin."""
+
+    positions: np.ndarray  # (N, 3) float64 | positions, possibly unwrapped
+    species: np.ndarray  # (N,) int32 | species index 0..S-1
+    box: float  # cubic box side
+    velocities: np.ndarray | None = None  # (N, 3) float64 | velocities, length/time
+    charges: np.ndarray | None = None  # (N,) float64 | charges where the file had them
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.species)
+
+
+def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structure:
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    lines = path.read_text().splitlines()
+
+    def fail(lineno: int, what: str):
+        raise DataFileError(f"{path}:{lineno + 1}: {what}")
+
+    counts: dict[str, int] = {}
+    bounds: dict[str, tuple[float, float]] = {}
+    sections: dict[str, tuple[int, str]] = {}  # name -> (line of header, style comment)
+    k = 1  # the first line is a comment by definition
+    while k < len(lines):
+        raw = lines[k]
+        text = raw.split("#", 1)[0].strip()
+        name = text
+        if name in _SECTIONS:
+            style = raw.split("#", 1)[1].strip() if "#" in raw else ""
+            sections[name] = (k, style)
+            k += 1
+            continue
+        if not sections and text:
+            matched = False
+            for key, rx in _HEADER.items():
+                m = rx.match(text)
+                if m:
+                    counts[key] = int(m.group(1))
+                    matched = True
+            m = _BOUNDS.match(text)
+            if m:
+                if m.group(3) != m.group(4):
+                    fail(k, f"malformed box bounds line {raw!r}")
+                try:
+                    bounds[m.group(3)] = (float(m.group(1)), float(m.group(2)))
+                except ValueError:
+                    fail(k, f"malformed box bounds line {raw!r}")
+                matched = True
+            if _TILT.match(text):
+                fail(k, "triclinic boxes are not supported (ogn needs an orthogonal cubic box)")
+            if not matched and not re.match(r"^\s*\d+\s+\w+(\s+\w+)?\s*$", text):
+                fail(k, f"unrecognised header line {raw!r}")
+        k += 1
+
+    if "atoms" not in counts:
+        raise DataFileError(f"{path}: header has no 'N atoms' line")
+    if "Atoms" not in sections:
+        raise DataFileError(f"{path}: no Atoms section")
+    n = counts["atoms"]
+    n_types = counts.get("atom types")
+    for axis in "xyz":
+        if axis not in bounds:
+            raise DataFileError(f"{path}: header has no '{axis}lo {axis}hi' line")
+    sides = {a: hi - lo for a, (lo, hi) in bounds.items()}
+    if min(sides.values()) <= 0:
+        raise DataFileError(f"{path}: box bounds {bounds} are empty")
+    if max(sides.values()) - min(sides.values()) > 1e-9 * max(sides.values()):
+        raise DataFileError(f"{path}: box sides {sides} are not equal; ogn needs a cubic box")
+    origin = np.array([bounds[a][0] for a in "xyz"])
+    box = float(sides["x"])
+
+    def rows(section: str) -> list[tuple[int, list[str]]]:
+        start, _ = sections[section]
+        out = []
+        k = start + 1
+        while k < len(lines) and len(out) < n:
+            text = lines[k].split("#", 1)[0].strip()
+            if text in _SECTIONS:
+                break
+            if text:
+                out.append((k, text.split()))
+            k += 1
+        if len(out) != n:
+            raise DataFileError(f"{path}: {section} section has {len(out)} lines, header says {n} atoms")
+        return out
+
+    atom_line, style = sections["Atoms"]
+    atom_rows = rows("Atoms")
+    width = len(atom_rows[0][1])
+    if not style:
+        # no style comment: infer from the column count (with or without 3 image flags)
+        style = {5: "atomic", 8: "atomic", 6: "charge", 9: "charge"}.get(width, "")
+    if style not in ("atomic", "charge"):
+        fail(atom_line, f"Atoms section style {style or '(unknown)'!r}: ogn reads 'atomic' or 'charge'")
+    ncol = 5 if style == "atomic" else 6
+    ids = np.empty(n, dtype=np.int64)
+    types = np.empty(n, dtype=np.int64)
+    pos = np.empty((n, 3))
+    images = np.zeros((n, 3))
+    charges = np.zeros(n) if style == "charge" else None
+    for a, (lineno, cols) in enumerate(atom_rows):
+        if len(cols) not in (ncol, ncol + 3):
+            fail(lineno, f"expected {ncol} or {ncol + 3} columns for atom_style {style}, got {len(cols)}")
+        try:
+            ids[a] = int(cols[0])
+            types[a] = int(cols[1])
+            if style == "charge":
+                charges[a] = float(cols[2])
+            pos[a] = [float(x) for x in cols[ncol - 3 : ncol]]
+            if len(cols) == ncol + 3:
+                images[a] = [int(x) for x in cols[ncol:]]
+        except ValueError:
+            fail(lineno, f"malformed Atoms line {lines[lineno]!r}")
+        limit = n_types if n_types is not None else n_species
+        if types[a] < 1 or (limit is not None and types[a] > limit):
+            fail(lineno, f"atom type {types[a]} outside 1..{limit}")
+        if n_species is not None and types[a] > n_species:
+            fail(lineno, f"unknown atom type {types[a]}: this preset has {n_species} species (types 1..{n_species})")
+    if len(np.unique(ids)) != n:
+        raise DataFileError(f"{path}: duplicate atom ids in the Atoms section")
+    order = np.argsort(ids)
+    positions = (pos + images * box - origin)[order]
+
+    velocities = None
+    if "Velocities" in sections:
+        vel = {}
+        for lineno, cols in rows("Velocities"):
+            if len(cols) != 4:
+                fail(lineno, f"expected 4 columns in Velocities, got {len(cols)}")
+            try:
+                vel[int(cols[0])] = [float(x) for x in cols[1:]]
+            except ValueError:
+                fail(lineno, f"malformed Velocities line {lines[lineno]!r}")
+        if set(vel) != set(ids.tolist()):
+            raise DataFileError(f"{path}: Velocities atom ids do not match the Atoms section")
+        velocities = np.array([vel[i] for i in ids[order]])
+
+    return Structure(
+        positions=positions,
+        species=(types[order] - 1).astype(np.int32),
+        box=box,
+        velocities=velocities,
+        charges=None if charges is None else charges[order],
+    )
+
+
+def write_lammps_data(
+    path: str | Path,
+    structure: Structure,
+    masses,
+    charges=None,
+    comment: str = "written by ogn",
+) -> None:
+    """Write atom_style charge when charges are given (per species), atomic otherwise. Atomic write."""
+    s = structure
+    n_types = len(masses)
+    wrapped = np.mod(s.positions, s.box)
+    wrapped = np.where(wrapped >= s.box, 0.0, wrapped)  # mod can round up to exactly box
+    images = np.rint((s.positions - wrapped) / s.box).astype(int)
+    out = [f"# {comment}", "", f"{s.n_atoms} atoms", f"{n_types} atom types", ""]
+    out += [f"0.0 {s.box!r} {a}lo {a}hi" for a in "xyz"]
+    out += ["", "Masses", ""] + [f"{t + 1} {m!r}" for t, m in enumerate(masses)]
+    style = "charge" if charges is not None else "atomic"
+    out += ["", f"Atoms # {style}", ""]
+    for a in range(s.n_atoms):
+        q = f" {float(charges[s.species[a]])!r}" if charges is not None else ""
+        x, y, z = (float(c) for c in wrapped[a])
+        ix, iy, iz = images[a]
+        out.append(f"{a + 1} {s.species[a] + 1}{q} {x!r} {y!r} {z!r} {ix} {iy} {iz}")
+    if s.velocities is not None:
+        out += ["", "Velocities", ""]
+        out += [f"{a + 1} " + " ".join(repr(float(v)) for v in s.velocities[a]) for a in range(s.n_atoms)]
+    atomic_write_text(path, "\n".join(out) + "\n")
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write to a temporary file beside path, then rename: a reader never sees half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""Molecular dynamics: the jax engine (simulate, protocols) and the LAMMPS engine (lammps)."""
