@@ -1,0 +1,183 @@
+"""The `ogn` command: parse arguments, build a config, call the library. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+PRESET_NAMES = ["lj", "lj-ka", "silica", "silicon", "cuzr"]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int | None):
+    """A rich progress bar on stderr; yields advance(n)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=_console(), transient=False) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def _system_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("preset", choices=PRESET_NAMES, help="system preset (paper Methods 4.1)")
+    p.add_argument("--n-atoms", type=int, help="scale the preset to N atoms at the same number density")
+    p.add_argument("--temperature", type=float, help="override the preset temperature")
+    p.add_argument("--dt", type=float, help="override the preset timestep")
+    p.add_argument("--skin", type=float, help="override the neighbor-list skin (r_c = cutoff + skin)")
+    p.add_argument("--potential", help="cuzr: an .eam.fs file instead of LAMMPS's CuZr_mm.eam.fs")
+
+
+def _build_system(args):
+    from ogn.systems import get_system
+
+    return get_system(
+        args.preset, n_atoms=args.n_atoms, potential_file=args.potential,
+        temperature=args.temperature, dt=args.dt, skin=args.skin,
+    )
+
+
+def cmd_md(args) -> int:
+    from ogn.md.simulate import set_precision
+
+    set_precision(args.precision)
+    from ogn.md.run import MDConfig, run_md
+
+    system = _build_system(args)
+    config = MDConfig(
+        steps=args.steps, every=args.every, seed=args.seed, engine=args.engine, glass=args.glass,
+        glass_temperature=args.glass_temperature, quench_steps=args.quench_steps, init=args.init, frame=args.frame,
+    )
+    console = _console()
+    summary = run_md(system, config, args.out, log=console.log, progress_factory=progress_bar)
+    console.print(f"[bold]wrote[/bold] {args.out}")
+    for line in summary.lines():
+        console.print("  " + line)
+    return 0
+
+
+def cmd_energy(args) -> int:
+    from ogn.md.simulate import set_precision
+
+    set_precision("float64")
+    import dataclasses
+
+    import numpy as np
+
+    from ogn.io.structures import read_structure
+    from ogn.md.simulate import make_force_field
+
+    system = _build_system(args)
+    structure = read_structure(args.structure, system.species_names)
+    counts = tuple(int(np.sum(structure.species == k)) for k in range(system.n_species))
+    system = dataclasses.replace(system, counts=counts, box=structure.box)
+    ff = make_force_field(system, structure.species)
+    positions = np.mod(structure.positions, system.box)
+    neighbor = ff.allocate(positions)
+    energy, forces = ff.energy_and_forces(positions, neighbor.idx)
+    forces = np.asarray(forces)
+    if args.json:
+        json.dump({"energy": float(energy), "forces": forces.tolist()}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(f"potential energy: {float(energy)!r} {system.units.energy}")
+        print(f"forces ({system.units.energy}/{system.units.length}), atoms in id order:")
+        for a, f in enumerate(forces):
+            print(f"{a + 1} {f[0]!r} {f[1]!r} {f[2]!r}")
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from ogn.io.h5md import read_trajectory
+    from ogn.io.structures import write_extxyz, write_lammps_dump
+
+    start, _, stop = args.frames.partition(":") if args.frames else ("", "", "")
+    sel = slice(int(start) if start else None, int(stop) if stop else None)
+    t = read_trajectory(args.input, frames=sel)
+    out = Path(args.output)
+    frames = list(zip(t.positions, t.velocities))
+    if out.suffix in (".xyz", ".extxyz"):
+        names = t.metadata.get("system", {}).get("species") or [str(k) for k in range(t.species.max() + 1)]
+        write_extxyz(out, frames, t.species, names, t.box, steps=t.steps, times=t.times)
+    elif out.suffix in (".dump", ".lammpstrj"):
+        write_lammps_dump(out, frames, t.species, t.box, t.steps)
+    else:
+        raise ValueError(f"{out}: unknown output format {out.suffix!r}; use .extxyz/.xyz or .dump/.lammpstrj")
+    _console().print(f"wrote {len(frames)} frames to {out}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from ogn.bench import bench_md
+
+    bench_md(sizes=args.sizes, presets=args.presets, steps=args.steps, out=args.out, engines=args.engines)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ogn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("md", help="ground-truth MD: prepare by the paper's protocol, write NVE production (H5MD)")
+    _system_args(p)
+    p.add_argument("--steps", type=int, default=1000, help="production (NVE) steps (default 1000)")
+    p.add_argument("--every", type=int, default=1, help="write a frame every E steps (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--engine", choices=["jax", "lammps"], default="jax")
+    p.add_argument("--precision", choices=["float32", "float64"], default="float32")
+    p.add_argument("--glass", action="store_true", help="quench to --glass-temperature under NVT before production")
+    p.add_argument("--glass-temperature", type=float, default=0.5)
+    p.add_argument("--quench-steps", type=int, default=10_000)
+    p.add_argument("--init", help="start from this structure with velocities (H5MD, LAMMPS data, extxyz)")
+    p.add_argument("--frame", type=int, default=-1, help="frame of an H5MD --init file (default: last)")
+    p.add_argument("--out", required=True, help="output trajectory, FILE.h5")
+    p.set_defaults(func=cmd_md)
+
+    p = sub.add_parser("energy", help="potential energy and forces of a structure, in float64")
+    _system_args(p)
+    p.add_argument("structure", help="LAMMPS data file (atomic or charge) or extxyz")
+    p.add_argument("--json", action="store_true", help='print {"energy": E, "forces": [[fx, fy, fz], ...]}')
+    p.set_defaults(func=cmd_energy)
+
+    p = sub.add_parser("convert", help="export an H5MD trajectory to extxyz or LAMMPS dump")
+    p.add_argument("input", help="trajectory FILE.h5")
+    p.add_argument("output", help="OUT.extxyz / OUT.xyz or OUT.dump / OUT.lammpstrj")
+    p.add_argument("--frames", help="python-style slice START:STOP of frames (default: all)")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("bench", help="benchmarks; results go to BENCHMARKS.md")
+    bsub = p.add_subparsers(dest="what", required=True)
+    b = bsub.add_parser("md", help="us/atom-step of the jax engine and LAMMPS (1 thread) per preset and size")
+    b.add_argument("--presets", nargs="+", default=PRESET_NAMES[:1] + PRESET_NAMES[2:], choices=PRESET_NAMES)
+    b.add_argument("--sizes", nargs="+", type=int, default=[300, 3000, 10000])
+    b.add_argument("--engines", nargs="+", default=["jax", "lammps"], choices=["jax", "lammps"])
+    b.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
+    b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update")
+    b.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        _console().print(f"[bold red]error:[/bold red] {err}")
+        return 2
+    except KeyboardInterrupt:
+        _console().print("[bold red]interrupted[/bold red]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Trajectories in the H5MD layout, streamed to disk chunk by chunk.
+
+particles/all/position|velocity/{value,step,time}   (F, N, 3), positions unwrapped
+particles/all/species                                (N,) int, species index
+particles/all/box/edges                              (3,), with attributes dimension=3, boundary=periodic
+observables/{potential,kinetic,total}_energy/{value,step,time}
+parameters/ogn                                       attributes: JSON metadata (system, engine, seed, ...)
+
+The writer fills `PATH.partial` and renames it to PATH when closed, so PATH is never half a file. A run that
+fails (NaN, runaway) still closes its file cleanly with the frames written so far and `status` saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ogn import __version__
+
+
+class TrajectoryWriter:
+    def __init__(self, path: str | Path, species, box: float, dt: float, metadata: dict, units: str):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + ".partial")
+        self.n_atoms = len(species)
+        self.dt = dt
+        self.n_frames = 0
+        f = h5py.File(self.tmp, "w")
+        self.file = f
+        h5 = f.create_group("h5md")
+        h5.attrs["version"] = np.array([1, 1])
+        h5.create_group("author").attrs["name"] = "ogn"
+        creator = h5.create_group("creator")
+        creator.attrs["name"] = "ogn"
+        creator.attrs["version"] = __version__
+        particles = f.create_group("particles/all")
+        particles.create_dataset("species", data=np.asarray(species, dtype=np.int32))
+        box_group = particles.create_group("box")
+        box_group.attrs["dimension"] = 3
+        box_group.attrs["boundary"] = np.array([b"periodic"] * 3)
+        box_group.create_dataset("edges", data=np.full(3, box, dtype=np.float64))
+        self._series = {}
+        for name in ("position", "velocity"):
+            self._series[name] = self._time_series(particles, name, (self.n_atoms, 3))
+        for name in ("potential_energy", "kinetic_energy", "total_energy"):
+            self._series[name] = self._time_series(f.require_group("observables"), name, ())
+        params = f.create_group("parameters/ogn")
+        params.attrs["metadata"] = json.dumps(metadata)
+        params.attrs["units"] = units
+        params.attrs["status"] = "running"
+
+    @staticmethod
+    def _time_series(parent, name, shape):
+        g = parent.create_group(name)
+        chunk_frames = max(1, min(256, (1 << 20) // (8 * max(1, int(np.prod(shape))))))
+        g.create_dataset("value", shape=(0, *shape), maxshape=(None, *shape), dtype=np.float64,
+                         chunks=(chunk_frames, *shape))
+        g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
+        g.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))
+        return g
+
+    def append(self, steps, positions, velocities, potential_energy, kinetic_energy) -> None:
+        steps = np.asarray(steps, dtype=np.int64)
+        k = len(steps)
+        values = {
+            "position": positions,
+            "velocity": velocities,
+            "potential_energy": potential_energy,
+            "kinetic_energy": kinetic_energy,
+            "total_energy": np.asarray(potential_energy) + np.asarray(kinetic_energy),
+        }
+        for name, g in self._series.items():
+            for key, data in (("value", values[name]), ("step", steps), ("time", steps * self.dt)):
+                d = g[key]
+                d.resize(self.n_frames + k, axis=0)
+                d[self.n_frames :] = data
+        self.n_frames += k
+        self.file.flush()
+
+    def close(self, status: str = "complete") -> Path:
+        self.file["parameters/ogn"].attrs["status"] = status
+        self.file.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.file.id.valid:
+            if exc_type is None:
+                self.close()
+            else:
+                self.close(status=f"failed: {exc}")
+        return False
+
+
+@dataclass
+class Trajectory:
+    """A trajectory read back into memory (or a slice of its frames)."""
+
+    positions: np.ndarray  # (F, N, 3) unwrapped
+    velocities: np.ndarray  # (F, N, 3)
+    species: np.ndarray  # (N,)
+    box: float
+    steps: np.ndarray  # (F,)
+    times: np.ndarray  # (F,)
+    potential_energy: np.ndarray  # (F,)
+    kinetic_energy: np.ndarray  # (F,)
+    metadata: dict
+    units: str
+    status: str
+
+    @property
+    def total_energy(self) -> np.ndarray:
+        return self.potential_energy + self.kinetic_energy
+
+
+def read_trajectory(path: str | Path, frames: slice | int | None = None) -> Trajectory:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such trajectory file")
+    sel = slice(None) if frames is None else frames
+    try:
+        with h5py.File(path, "r") as f:
+            p = f["particles/all"]
+            obs = f["observables"]
+            params = f["parameters/ogn"].attrs if "parameters/ogn" in f else {}
+            def series(g):
+                return np.atleast_1d(g["value"][sel]) if isinstance(sel, slice) else g["value"][sel]
+            out = Trajectory(
+                positions=np.asarray(p["position/value"][sel]),
+                velocities=np.asarray(p["velocity/value"][sel]),
+                species=np.asarray(p["species"][()]),
+                box=float(np.asarray(p["box/edges"])[0]),
+                steps=np.asarray(p["position/step"][sel]),
+                times=np.asarray(p["position/time"][sel]),
+                potential_energy=np.asarray(series(obs["potential_energy"])),
+                kinetic_energy=np.asarray(series(obs["kinetic_energy"])),
+                metadata=json.loads(params.get("metadata", "{}")),
+                units=str(params.get("units", "")),
+                status=str(params.get("status", "")),
+            )
+    except (OSError, KeyError) as err:
+        raise ValueError(f"{path}: not an ogn/H5MD trajectory ({err})") from err
+    return out
+
+
+def n_frames(path: str | Path) -> int:
+    with h5py.File(path, "r") as f:
+        return int(f["particles/all/position/value"].shape[0])

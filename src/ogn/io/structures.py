@@ -1,0 +1,129 @@
+"""Structures in and out: H5MD frames, LAMMPS data, extended XYZ and LAMMPS dump (OVITO reads all three).
+
+extxyz and dump are read and written here rather than through ASE because ASE insists on chemical
+element symbols (the LJ species are A and B) and converts velocities to its own units; ogn keeps the
+trajectory's units (LJ reduced, or metal: A and A/ps) and names species as the preset does.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ogn.io.lammps_data import DataFileError, Structure, atomic_write_text, read_lammps_data
+
+
+def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
+    """A structure from an H5MD trajectory (one frame), a LAMMPS data file, or an extxyz file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        magic = f.read(8)
+    if magic == b"\x89HDF\r\n\x1a\n":
+        from ogn.io.h5md import read_trajectory
+
+        t = read_trajectory(path, frames=slice(frame, None if frame == -1 else frame + 1))
+        if len(t.positions) == 0:
+            raise ValueError(f"{path}: frame {frame} does not exist")
+        s = Structure(t.positions[0], t.species.astype(np.int32), t.box, t.velocities[0])
+    elif path.suffix in (".xyz", ".extxyz"):
+        s = read_extxyz(path, species_names)
+    else:
+        s = read_lammps_data(path, n_species=len(species_names))
+    if s.species.max() >= len(species_names):
+        raise ValueError(f"{path}: species index {s.species.max()} unknown; preset species are {species_names}")
+    return s
+
+
+_KEYVAL = re.compile(r'(\w+)=("[^"]*"|\S+)')
+
+
+def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
+    """One frame of an extended XYZ file with a cubic Lattice, `species` and `pos`, and `vel` if present."""
+    path = Path(path)
+    lines = path.read_text().splitlines()
+    frames, k = [], 0
+    while k < len(lines):
+        if not lines[k].strip():
+            k += 1
+            continue
+        try:
+            n = int(lines[k].split()[0])
+        except (ValueError, IndexError):
+            raise DataFileError(f"{path}:{k + 1}: expected an atom count, got {lines[k]!r}") from None
+        frames.append(k)
+        k += n + 2
+    if not frames:
+        raise DataFileError(f"{path}: empty extxyz file")
+    start = frames[frame]
+    n = int(lines[start].split()[0])
+    header = dict((m.group(1), m.group(2).strip('"')) for m in _KEYVAL.finditer(lines[start + 1]))
+    if "Lattice" not in header:
+        raise DataFileError(f"{path}:{start + 2}: comment line has no Lattice=")
+    lattice = np.array(header["Lattice"].split(), dtype=float).reshape(3, 3)
+    box = float(lattice[0, 0])
+    if not np.allclose(lattice, np.eye(3) * box, rtol=1e-9, atol=0):
+        raise DataFileError(f"{path}: Lattice {header['Lattice']!r} is not a cubic box")
+    props = header.get("Properties", "species:S:1:pos:R:3").split(":")
+    columns, col = {}, 0
+    for name, _, width in zip(props[::3], props[1::3], props[2::3]):
+        columns[name] = (col, int(width))
+        col += int(width)
+    for need in ("species", "pos"):
+        if need not in columns:
+            raise DataFileError(f"{path}: Properties has no {need!r} column")
+    rows = [lines[start + 2 + a].split() for a in range(n)]
+    if len(rows) != n or any(len(r) != col for r in rows):
+        raise DataFileError(f"{path}: frame at line {start + 1} does not have {n} rows of {col} columns")
+
+    def block(name):
+        c, w = columns[name]
+        try:
+            return np.array([[float(x) for x in r[c : c + w]] for r in rows])
+        except ValueError:
+            raise DataFileError(f"{path}: non-numeric value in column {name!r}") from None
+
+    names = [r[columns["species"][0]] for r in rows]
+    unknown = sorted(set(names) - set(species_names))
+    if unknown:
+        raise DataFileError(f"{path}: unknown species {unknown}; this preset has {list(species_names)}")
+    species = np.array([species_names.index(s) for s in names], dtype=np.int32)
+    velocities = block("vel") if "vel" in columns else None
+    return Structure(block("pos"), species, box, velocities)
+
+
+def write_extxyz(path: str | Path, frames, species, species_names, box: float, steps=None, times=None) -> None:
+    """frames: iterable of (positions, velocities); positions as given (unwrapped stays unwrapped)."""
+    out = []
+    lattice = f"{box!r} 0.0 0.0 0.0 {box!r} 0.0 0.0 0.0 {box!r}"
+    for f, (positions, velocities) in enumerate(frames):
+        props = "species:S:1:pos:R:3" + (":vel:R:3" if velocities is not None else "")
+        extra = ""
+        if steps is not None:
+            extra += f" Step={int(steps[f])}"
+        if times is not None:
+            extra += f" Time={float(times[f])!r}"
+        out += [str(len(species)), f'Lattice="{lattice}" Properties={props} pbc="T T T"{extra}']
+        for a in range(len(species)):
+            row = [species_names[species[a]]] + [repr(float(x)) for x in positions[a]]
+            if velocities is not None:
+                row += [repr(float(x)) for x in velocities[a]]
+            out.append(" ".join(row))
+    atomic_write_text(path, "\n".join(out) + "\n")
+
+
+def write_lammps_dump(path: str | Path, frames, species, box: float, steps) -> None:
+    """LAMMPS text dump with unwrapped coordinates: id type xu yu zu vx vy vz (type = species + 1)."""
+    out = []
+    for f, (positions, velocities) in enumerate(frames):
+        out += ["ITEM: TIMESTEP", str(int(steps[f])), "ITEM: NUMBER OF ATOMS", str(len(species))]
+        out += ["ITEM: BOX BOUNDS pp pp pp"] + [f"0.0 {box!r}"] * 3
+        out.append("ITEM: ATOMS id type xu yu zu vx vy vz")
+        for a in range(len(species)):
+            vals = list(positions[a]) + list(velocities[a])
+            out.append(f"{a + 1} {species[a] + 1} " + " ".join(repr(float(x)) for x in vals))
+    atomic_write_text(path, "\n".join(out) + "\n")
+

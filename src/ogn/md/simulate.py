@@ -1,0 +1,241 @@
+"""The jax MD engine: force fields on jax-md neighbor lists, velocity-Verlet NVE, chunked scans.
+
+State keeps positions wrapped into the box plus integer image counts, so unwrapped positions are exact
+(position + image * box, formed on the host in float64) while the dynamics never sees large coordinates.
+A chunk of steps runs as one compiled `lax.scan`; afterwards the host checks the neighbor-list overflow
+flag and, if it is set, reallocates a larger list and redoes the chunk from its starting state, so a run
+never continues on a truncated list. NaNs and runaway temperatures stop the run with `SimulationError`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax_md import dataclasses as jdc
+from jax_md import partition, space
+
+from ogn.systems import System
+
+
+class SimulationError(RuntimeError):
+    """The dynamics went wrong (NaN, runaway temperature): the message says where."""
+
+
+def set_precision(precision: str) -> None:
+    """Process-wide float width; call before any array is created."""
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+    jax.config.update("jax_enable_x64", precision == "float64")
+
+
+def float_dtype():
+    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+
+@jdc.dataclass
+class MDState:
+    positions: jnp.ndarray  # (N, 3) | wrapped into [0, box)
+    image: jnp.ndarray  # (N, 3) int32 | box crossings, unwrapped = positions + image * box
+    velocities: jnp.ndarray  # (N, 3) | length / time
+    forces: jnp.ndarray  # (N, 3) | energy / length
+    potential_energy: jnp.ndarray  # () | energy
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: a static argument of jitted chunks
+class ForceField:
+    """A system's potential bound to species and box: energy, forces and the neighbor list builder."""
+
+    system: System
+    species: jnp.ndarray  # (N,) int32
+    masses: jnp.ndarray  # (N,) per-atom mass
+    displacement_fn: Callable
+    shift_fn: Callable
+    energy_fn: Callable  # (positions, neighbor_idx) -> energy
+    neighbor_fn: partition.NeighborListFns
+
+    def energy_and_forces(self, positions, neighbor_idx):
+        energy, grad = jax.value_and_grad(self.energy_fn)(positions, neighbor_idx)
+        return energy, -grad
+
+    def allocate(self, positions, extra_capacity: int = 0) -> partition.NeighborList:
+        return self.neighbor_fn.allocate(positions, extra_capacity=extra_capacity)
+
+
+def make_force_field(system: System, species, capacity_multiplier: float = 1.25) -> ForceField:
+    species = np.asarray(species, dtype=np.int32)
+    if species.min() < 0 or species.max() >= system.n_species:
+        bad = species[(species < 0) | (species >= system.n_species)][0]
+        raise ValueError(f"unknown species index {bad}: preset {system.name!r} has {system.n_species} species")
+    box = jnp.asarray(system.box, dtype=float_dtype())
+    displacement_fn, shift_fn = space.periodic(box)
+    neighbor_fn = partition.neighbor_list(
+        displacement_fn,
+        box,
+        system.potential.cutoff,
+        dr_threshold=system.skin,
+        capacity_multiplier=capacity_multiplier,
+        format=system.potential.neighbor_format,
+    )
+    energy_fn = system.potential.energy_fn(displacement_fn, jnp.asarray(species))
+    masses = jnp.asarray(system.atom_masses(species), dtype=float_dtype())
+    return ForceField(system, jnp.asarray(species), masses, displacement_fn, shift_fn, energy_fn, neighbor_fn)
+
+
+def kinetic_energy(velocities, masses, mvv2e: float):
+    return 0.5 * mvv2e * jnp.sum(masses[:, None] * velocities**2)
+
+
+def temperature(kinetic, n_atoms: int, boltzmann: float):
+    """Temperature with 3N - 3 degrees of freedom (total momentum is zero), as LAMMPS's `compute temp`."""
+    return 2.0 * kinetic / ((3 * n_atoms - 3) * boltzmann)
+
+
+def init_state(ff: ForceField, positions, velocities, neighbor) -> MDState:
+    box = ff.system.box
+    dtype = float_dtype()
+    positions = np.asarray(positions, dtype=np.float64)
+    image = np.floor(positions / box)
+    wrapped = positions - image * box
+    wrapped = np.where(wrapped >= box, wrapped - box, wrapped)  # rounding guard
+    R = jnp.asarray(wrapped, dtype=dtype)
+    energy, forces = ff.energy_and_forces(R, neighbor.idx)
+    return MDState(R, jnp.asarray(image, dtype=jnp.int32), jnp.asarray(velocities, dtype=dtype), forces, energy)
+
+
+def velocity_verlet_step(ff: ForceField, dt: float) -> Callable:
+    """(state, neighbor) -> (state, neighbor): one NVE step; the list is refreshed when atoms moved > skin/2."""
+    box = ff.system.box
+    ftm2v = ff.system.units.ftm2v
+    inv_mass = (ftm2v / ff.masses)[:, None]
+
+    def step(state: MDState, neighbor):
+        v_half = state.velocities + 0.5 * dt * state.forces * inv_mass
+        moved = state.positions + dt * v_half
+        crossing = jnp.floor(moved / box)
+        positions = moved - crossing * box
+        neighbor = neighbor.update(positions)
+        energy, forces = ff.energy_and_forces(positions, neighbor.idx)
+        velocities = v_half + 0.5 * dt * forces * inv_mass
+        image = state.image + crossing.astype(jnp.int32)
+        return MDState(positions, image, velocities, forces, energy), neighbor
+
+    return step
+
+
+def rescale_to(velocities, masses, target_kinetic, mvv2e):
+    current = kinetic_energy(velocities, masses, mvv2e)
+    return velocities * jnp.sqrt(target_kinetic / current), current
+
+
+@dataclass
+class Frames:
+    """Host copies of the frames a chunk produced."""
+
+    steps: np.ndarray  # (F,) int
+    positions: np.ndarray  # (F, N, 3) float64 | unwrapped
+    velocities: np.ndarray  # (F, N, 3) float64
+    potential_energy: np.ndarray  # (F,)
+    kinetic_energy: np.ndarray  # (F,)
+
+
+@partial(jax.jit, static_argnums=(0, 1, 4, 5))
+def _nve_chunk(ff: ForceField, dt: float, state: MDState, neighbor, n_frames: int, every: int):
+    step = velocity_verlet_step(ff, dt)
+    mvv2e = ff.system.units.mvv2e
+
+    def frame(carry, _):
+        state, neighbor = jax.lax.fori_loop(0, every, lambda _, c: step(*c), carry)
+        ke = kinetic_energy(state.velocities, ff.masses, mvv2e)
+        out = (state.positions, state.image, state.velocities, state.potential_energy, ke)
+        return (state, neighbor), out
+
+    (state, neighbor), out = jax.lax.scan(frame, (state, neighbor), None, length=n_frames)
+    return state, neighbor, out
+
+
+def grow_neighbor_list(ff: ForceField, state: MDState, neighbor, log=None):
+    """A larger list for the chunk that overflowed: 25 % more capacity, at least 8 slots."""
+    extra = max(8, int(math.ceil(0.25 * _capacity(neighbor))))
+    if log is not None:
+        log(f"neighbor list overflowed at capacity {_capacity(neighbor)}; reallocating with +{extra} and redoing the chunk")
+    return ff.allocate(state.positions, extra_capacity=extra)
+
+
+def _capacity(neighbor) -> int:
+    return int(neighbor.idx.shape[-1])
+
+
+def check_state(ff: ForceField, state: MDState, step: int, max_temperature: float | None):
+    v = np.asarray(state.velocities)
+    r = np.asarray(state.positions)
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(r)) and np.isfinite(float(state.potential_energy))):
+        raise SimulationError(f"non-finite positions, velocities or energy by step {step}")
+    if max_temperature is not None:
+        units = ff.system.units
+        t = float(temperature(kinetic_energy(state.velocities, ff.masses, units.mvv2e), len(v), units.boltzmann))
+        if t > max_temperature:
+            raise SimulationError(
+                f"runaway temperature {t:.4g} > {max_temperature:.4g} by step {step} (timestep too large?)"
+            )
+
+
+def run_nve(
+    ff: ForceField,
+    state: MDState,
+    neighbor,
+    n_steps: int,
+    every: int,
+    on_frames: Callable[[Frames], None] | None = None,
+    chunk_steps: int = 1000,
+    max_temperature: float | None = None,
+    first_step: int = 0,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+):
+    """Run n_steps of NVE, handing a `Frames` every `every` steps to on_frames, one chunk at a time.
+
+    Returns (state, neighbor). Raises SimulationError on NaN or runaway; frames of completed chunks have
+    already been handed over by then.
+    """
+    if n_steps % every:
+        raise ValueError(f"steps ({n_steps}) must be a multiple of every ({every})")
+    box = ff.system.box
+    dt = ff.system.dt
+    frames_left = n_steps // every
+    frames_per_chunk = max(1, chunk_steps // every)
+    step = first_step
+    while frames_left:
+        n_frames = min(frames_per_chunk, frames_left)
+        while True:
+            new_state, new_neighbor, out = _nve_chunk(ff, dt, state, neighbor, n_frames, every)
+            if not bool(new_neighbor.did_buffer_overflow):
+                break
+            neighbor = grow_neighbor_list(ff, state, neighbor, log)
+        check_state(ff, new_state, step + n_frames * every, max_temperature)
+        state, neighbor = new_state, new_neighbor
+        if on_frames is not None:
+            positions, image, velocities, pe, ke = (np.asarray(x) for x in out)
+            on_frames(
+                Frames(
+                    steps=step + every * np.arange(1, n_frames + 1),
+                    positions=positions.astype(np.float64) + image.astype(np.float64) * box,
+                    velocities=velocities.astype(np.float64),
+                    potential_energy=pe.astype(np.float64),
+                    kinetic_energy=ke.astype(np.float64),
+                )
+            )
+        step += n_frames * every
+        frames_left -= n_frames
+        if progress is not None:
+            progress(n_frames * every)
+    return state, neighbor
+
+
+def unwrapped_positions(ff: ForceField, state: MDState) -> np.ndarray:
+    return np.asarray(state.positions, np.float64) + np.asarray(state.image, np.float64) * ff.system.box
