@@ -1,6 +1,6 @@
 """The paper's preparation protocols (Methods 4.1): placement, minimisation, thermalisation, quench.
 
-Random placement without overlap -> FIRE minimisation -> Gaussian velocities at T with zero total
+Random placement without overlap -> energy minimisation -> Gaussian velocities at T with zero total
 momentum -> velocities rescaled to T after every step until the kinetic energy stops drifting -> NVE.
 The LJ glass: the equilibrated liquid is quenched linearly to T_glass in 10 000 Nose-Hoover steps.
 """
@@ -14,7 +14,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax_md import minimize, simulate
+from jax_md import simulate
 
 from ogn.md.simulate import (
     ForceField,
@@ -22,6 +22,7 @@ from ogn.md.simulate import (
     SimulationError,
     check_state,
     float_dtype,
+    grow_neighbor_list,
     init_state,
     kinetic_energy,
     velocity_verlet_step,
@@ -75,48 +76,53 @@ def gaussian_velocities(system: System, species, temperature: float, rng: np.ran
     return v * np.sqrt(target / ke)
 
 
-def minimize_fire(
+def minimize(
     ff: ForceField, positions, max_steps: int = 5000, force_tolerance: float | None = None, chunk: int = 250
 ) -> np.ndarray:
-    """FIRE energy minimisation (jax-md) from `positions`; returns wrapped positions.
+    """Steepest descent with an adaptive step and a displacement cap; returns wrapped positions.
 
-    Stops when the largest force component falls below force_tolerance (default: 1e-3 of the energy
-    unit per length unit, loose on purpose: minimisation only removes the overlaps of random placement).
+    Random placement leaves near-contacts whose forces are 1e3-1e4 times the liquid's; FIRE (jax-md's has
+    no displacement cap) overshoots on them and blew up in our tests. Here a step moves no atom further
+    than dmax = 0.1 min_distance, grows by 1.2 after a downhill step and halves (the step is rejected)
+    after an uphill one. Minimisation only removes the overlaps of random placement, so the default
+    force_tolerance is loose (1e-2 energy/length) and the equilibration does the rest.
     """
     system = ff.system
-    force_tolerance = 1e-3 if force_tolerance is None else force_tolerance
-    # FIRE runs with unit masses and no unit conversion: a start step of dt in the energy/length/mass
-    # natural time unit moves a 10-eV/A-loaded atom by about 0.05 A.
-    dt_natural = system.dt / np.sqrt(system.units.mvv2e)
-    init_fn, apply_fn = minimize.fire_descent(
-        lambda R, neighbor: ff.energy_fn(R, neighbor.idx), ff.shift_fn, dt_start=dt_natural, dt_max=10 * dt_natural
-    )
+    force_tolerance = 1e-2 if force_tolerance is None else force_tolerance
+    dmax = 0.1 * system.min_distance
     R = jnp.asarray(np.mod(np.asarray(positions, np.float64), system.box), dtype=float_dtype())
     neighbor = ff.allocate(R)
 
-    @partial(jax.jit, static_argnums=2)
-    def run(state, neighbor, n):
+    @partial(jax.jit, static_argnums=3)
+    def run(R, neighbor, scale, n):
         def body(carry, _):
-            state, neighbor = carry
-            neighbor = neighbor.update(state.position)
-            return (apply_fn(state, neighbor=neighbor), neighbor), None
+            R, neighbor, scale = carry
+            energy, forces = ff.energy_and_forces(R, neighbor.idx)
+            step = scale * dmax / jnp.max(jnp.abs(forces))
+            trial = ff.shift_fn(R, step * forces)
+            trial_neighbor = neighbor.update(trial)
+            downhill = ff.energy_fn(trial, trial_neighbor.idx) < energy
+            R = jnp.where(downhill, trial, R)
+            neighbor = jax.tree_util.tree_map(lambda a, b: jnp.where(downhill, a, b), trial_neighbor, neighbor)
+            scale = jnp.where(downhill, jnp.minimum(1.2 * scale, 1.0), 0.5 * scale)
+            return (R, neighbor, scale), None
 
-        (state, neighbor), _ = jax.lax.scan(body, (state, neighbor), None, length=n)
-        return state, neighbor
+        (R, neighbor, scale), _ = jax.lax.scan(body, (R, neighbor, scale), None, length=n)
+        return R, neighbor, scale
 
-    state = init_fn(R, neighbor=neighbor)
+    scale = jnp.asarray(1.0, dtype=R.dtype)
     for _ in range(0, max_steps, chunk):
-        new_state, new_neighbor = run(state, neighbor, chunk)
+        new_R, new_neighbor, new_scale = run(R, neighbor, scale, chunk)
         if bool(new_neighbor.did_buffer_overflow):
-            neighbor = ff.allocate(state.position, extra_capacity=max(8, neighbor.idx.shape[-1] // 4))
+            neighbor = grow_neighbor_list(ff, R, neighbor)
             continue
-        state, neighbor = new_state, new_neighbor
-        forces = np.asarray(state.force)
+        R, neighbor, scale = new_R, new_neighbor, new_scale
+        forces = np.asarray(ff.energy_and_forces(R, neighbor.idx)[1])
         if not np.all(np.isfinite(forces)):
             raise SimulationError("minimisation produced non-finite forces")
-        if np.abs(forces).max() < force_tolerance:
+        if np.abs(forces).max() < force_tolerance or float(scale) < 1e-6:
             break
-    return np.asarray(state.position, dtype=np.float64)
+    return np.asarray(R, dtype=np.float64)
 
 
 def equilibrate_rescale(
@@ -158,7 +164,7 @@ def equilibrate_rescale(
     while steps < max_steps:
         new_state, new_neighbor, ratio = run_block(state, neighbor)
         if bool(new_neighbor.did_buffer_overflow):
-            neighbor = ff.allocate(state.positions, extra_capacity=max(8, neighbor.idx.shape[-1] // 4))
+            neighbor = grow_neighbor_list(ff, state.positions, neighbor)
             continue
         check_state(ff, new_state, steps + block, None)
         state, neighbor = new_state, new_neighbor
@@ -223,7 +229,7 @@ def quench_nose_hoover(
     while done < n_steps:
         new_nvt, new_neighbor = run_block(nvt, neighbor, done)
         if bool(new_neighbor.did_buffer_overflow):
-            neighbor = ff.allocate(nvt.position, extra_capacity=max(8, neighbor.idx.shape[-1] // 4))
+            neighbor = grow_neighbor_list(ff, nvt.position, neighbor)
             continue
         nvt, neighbor = new_nvt, new_neighbor
         if not np.all(np.isfinite(np.asarray(nvt.position))):

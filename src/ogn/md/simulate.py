@@ -159,12 +159,20 @@ def _nve_chunk(ff: ForceField, dt: float, state: MDState, neighbor, n_frames: in
     return state, neighbor, out
 
 
-def grow_neighbor_list(ff: ForceField, state: MDState, neighbor, log=None):
-    """A larger list for the chunk that overflowed: 25 % more capacity, at least 8 slots."""
-    extra = max(8, int(math.ceil(0.25 * _capacity(neighbor))))
+def grow_neighbor_list(ff: ForceField, positions, neighbor, log=None):
+    """A list for `positions` with at least 25 % (and 8 slots) more capacity than the one that overflowed.
+
+    Capacity is per atom for Dense lists and total for sparse ones; either way the new list is strictly
+    larger, so repeated overflows grow it geometrically and a chunk is never run on a truncated list.
+    """
+    old = _capacity(neighbor)
+    fresh = ff.allocate(positions)
+    wanted = old + max(8, old // 4)
+    if _capacity(fresh) < wanted:
+        fresh = ff.allocate(positions, extra_capacity=wanted - _capacity(fresh))
     if log is not None:
-        log(f"neighbor list overflowed at capacity {_capacity(neighbor)}; reallocating with +{extra} and redoing the chunk")
-    return ff.allocate(state.positions, extra_capacity=extra)
+        log(f"neighbor list overflowed at capacity {old}; reallocated with {_capacity(fresh)} and redoing the chunk")
+    return fresh
 
 
 def _capacity(neighbor) -> int:
@@ -216,7 +224,7 @@ def run_nve(
             new_state, new_neighbor, out = _nve_chunk(ff, dt, state, neighbor, n_frames, every)
             if not bool(new_neighbor.did_buffer_overflow):
                 break
-            neighbor = grow_neighbor_list(ff, state, neighbor, log)
+            neighbor = grow_neighbor_list(ff, state.positions, neighbor, log)
         check_state(ff, new_state, step + n_frames * every, max_temperature)
         state, neighbor = new_state, new_neighbor
         if on_frames is not None:

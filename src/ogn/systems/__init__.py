@@ -129,7 +129,7 @@ def _lj(form: str) -> System:
         temperature=3.0,
         dt=0.005,
         skin=0.5,
-        min_distance=0.8,
+        min_distance=0.7,
         potential=LennardJones.kob_andersen(form),
     )
 

@@ -10,8 +10,9 @@ type2rhor[i][j] = map[i]*N + map[j], used as rhor[type2rhor[jtype][itype]] for t
 Every table is turned into LAMMPS's piecewise cubic (PairEAM::interpolate) and evaluated with LAMMPS's
 interval and clamping rules, so energies match LAMMPS to rounding; forces are the exact gradient of that
 energy. The one place LAMMPS's force is not the gradient of its own energy is r in [(nr-1)*dr, cutoff), where
-LAMMPS clamps the cubic's argument but keeps its slope; tables that reach zero with zero slope there (as
-CuZr_mm does) make both zero.
+LAMMPS clamps the cubic's argument (value = last table entry) but keeps the cubic's slope there. The force
+difference per such pair is |f[n-1] - f[n-2]| / dr over r: for CuZr_mm ~3e-9 eV/A (Cu-Zr r*phi ends at
+-1.2e-12 after -1.9e-11), zero for its densities.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def table_interval(x, delta: float, n: int):
     """0-based interval k and offset p in [0, 1] of x on the grid k*delta, by LAMMPS's rules.
 
     LAMMPS: p = x*(1/delta) + 1; m = clamp(int(p), 1, n-1); p -= m; p = min(p, 1). Beyond the last point p
-    stays 1, i.e. the table's last value. x >= 0 here, so floor is C's truncation.
+    stays 1, i.e. the table's last value. floor differs from C's truncation only for p < 0, where both clamp to 1.
     """
     p = x * (1.0 / delta) + 1.0
     m = jnp.clip(jnp.floor(p), 1, n - 1)

@@ -89,9 +89,12 @@ class StillingerWeber:
             j = jnp.where(is_neighbor, neighbor_idx, 0)
             dR = neighbor_displacements(positions[j], positions)  # (N, M, 3)
             r2 = jnp.sum(dR * dR, axis=-1)
-            inside = is_neighbor & (r2 < cut * cut)
-            # double-where: outside pairs (padding included) get r = cut/2 before any division
-            r = jnp.sqrt(jnp.where(inside, r2, 0.25 * cut * cut))
+            r = jnp.sqrt(jnp.where(is_neighbor, r2, 1.0))
+            # decide inside/outside on r itself, not r2 < cut^2: the two can disagree by one rounding, and
+            # r == cut would then reach r - cut = 0 below (seen in float32 at r = a*sigma)
+            inside = is_neighbor & (r < cut)
+            # double-where: outside pairs get r = cut/2 before any division
+            r = jnp.where(inside, r, 0.5 * cut)
 
             # two-body: every pair appears as (i, j) and (j, i) in the dense list
             s_over_r = sigma / r

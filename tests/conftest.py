@@ -1,0 +1,48 @@
+"""Shared fixtures. Tests run in float64: the physics is checked to float64 rounding."""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import functools  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from ogn.io.lammps_data import Structure  # noqa: E402
+
+
+@functools.cache
+def _lammps_snapshot(preset: str, n_atoms: int | None, seed: int) -> Structure:
+    """An equilibrated liquid snapshot (with velocities) of a preset at its temperature, made by LAMMPS."""
+    import tempfile
+    from pathlib import Path
+
+    from ogn.io.h5md import read_trajectory
+    from ogn.md.lammps import run_md_lammps
+    from ogn.md.run import MDConfig
+    from ogn.systems import get_system
+
+    system = get_system(preset, n_atoms=n_atoms)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "snap.h5"
+        run_md_lammps(system, MDConfig(steps=200, every=200, seed=seed, engine="lammps"), out, log=lambda s: None)
+        t = read_trajectory(out, frames=slice(-1, None))
+    return Structure(t.positions[0], t.species, t.box, t.velocities[0])
+
+
+@pytest.fixture
+def lammps_snapshot():
+    """lammps_snapshot(preset, n_atoms=None, seed=1) -> Structure (cached per session)."""
+
+    def get(preset, n_atoms=None, seed=1):
+        s = _lammps_snapshot(preset, n_atoms, seed)
+        return Structure(s.positions.copy(), s.species.copy(), s.box, s.velocities.copy())
+
+    return get
+
+
+def relative_errors(energy, forces, ref_energy, ref_forces):
+    """|dE| / |E| and max |dF| / max |F|."""
+    forces, ref_forces = np.asarray(forces), np.asarray(ref_forces)
+    return abs(float(energy) - ref_energy) / abs(ref_energy), np.abs(forces - ref_forces).max() / np.abs(ref_forces).max()
