@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--presets", nargs="+", default=PRESET_NAMES[:1] + PRESET_NAMES[2:], choices=PRESET_NAMES)
     b.add_argument("--sizes", nargs="+", type=int, default=[300, 3000, 10000])
     b.add_argument("--engines", nargs="+", default=["jax", "lammps"], choices=["jax", "lammps"])
-    b.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
+    b.add_argument("--steps", type=int, help="timed steps per measurement (default: about 1e6 atom-steps)")
     b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update")
     b.set_defaults(func=cmd_bench)
     return parser
@@ -172,7 +172,9 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
-        _console().print(f"[bold red]error:[/bold red] {err}")
+        from rich.markup import escape
+
+        _console().print(f"[bold red]error:[/bold red] {escape(str(err))}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         _console().print("[bold red]interrupted[/bold red]")

@@ -1,0 +1,164 @@
+"""`ogn bench md`: microseconds per atom-step of the jax engine and of LAMMPS, per preset and size.
+
+Both engines start from the same liquid state (prepared by LAMMPS: random placement, minimisation, 200
+rescaled steps at the preset temperature) and run the same NVE; the jax engine is timed on its second
+chunk (after compilation), LAMMPS on a `run` after setup. Results replace the `bench md` section of
+BENCHMARKS.md, with the machine, the command and the date.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ogn.io.lammps_data import Structure
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores visible, {platform.system()} {platform.release()}"
+
+
+def prepare_liquid(system, seed: int = 0) -> Structure:
+    """A liquid state of `system` at its temperature, made quickly by LAMMPS."""
+    from ogn.md import protocols
+    from ogn.md.lammps import gather, load_structure, new_instance, scatter
+
+    rng = np.random.default_rng(seed)
+    structure = Structure(protocols.random_positions(system, rng), system.species(), system.box)
+    t = system.temperature
+    with tempfile.TemporaryDirectory() as tmp:
+        lmp = new_instance()
+        try:
+            load_structure(lmp, system, structure, Path(tmp))
+            lmp.commands_list([f"timestep {system.dt!r}", "min_style fire", "minimize 0.0 1.0e-2 2000 20000"])
+            scatter(lmp, "v", protocols.gaussian_velocities(system, structure.species, t, rng))
+            lmp.commands_list(["fix 1 all nve", f"fix 2 all temp/rescale 1 {t!r} {t!r} 0.0 1.0", "run 200"])
+            n = structure.n_atoms
+            x = gather(lmp, "x", n) + gather(lmp, "image", n) * system.box
+            v = gather(lmp, "v", n)
+        finally:
+            lmp.close()
+    return Structure(x, structure.species, system.box, v)
+
+
+def time_lammps(system, structure: Structure, steps: int, threads: int = 1) -> float:
+    """us/atom-step of `run steps` (NVE) in LAMMPS."""
+    from ogn.md.lammps import load_structure, new_instance, scatter
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lmp = new_instance(threads)
+        try:
+            load_structure(lmp, system, structure, Path(tmp))
+            scatter(lmp, "v", structure.velocities)
+            lmp.commands_list([f"timestep {system.dt!r}", "fix 1 all nve", "thermo 0", "run 0"])
+            t0 = time.perf_counter()
+            lmp.command(f"run {steps} pre no post no")
+            wall = time.perf_counter() - t0
+        finally:
+            lmp.close()
+    return 1e6 * wall / (steps * structure.n_atoms)
+
+
+def time_jax(system, structure: Structure, steps: int) -> float:
+    """us/atom-step of the jax engine's compiled NVE chunk, timed on the second call."""
+    import jax
+
+    from ogn.md.simulate import _nve_chunk, grow_neighbor_list, init_state, make_force_field
+
+    ff = make_force_field(system, structure.species)
+    neighbor = ff.allocate(np.mod(structure.positions, system.box))
+    state = init_state(ff, structure.positions, structure.velocities, neighbor)
+    for attempt in range(2):
+        while True:
+            new_state, new_neighbor, out = _nve_chunk(ff, system.dt, state, neighbor, 1, steps)
+            jax.block_until_ready(out)
+            if not bool(new_neighbor.did_buffer_overflow):
+                break
+            neighbor = grow_neighbor_list(ff, state.positions, neighbor)
+        if attempt == 0:
+            state, neighbor = new_state, new_neighbor
+    t0 = time.perf_counter()
+    new_state, new_neighbor, out = _nve_chunk(ff, system.dt, state, neighbor, 1, steps)
+    jax.block_until_ready(out)
+    wall = time.perf_counter() - t0
+    return 1e6 * wall / (steps * structure.n_atoms)
+
+
+def steps_for(n_atoms: int) -> int:
+    """About a million atom-steps per measurement, at least 20 steps."""
+    return max(20, 1_000_000 // n_atoms)
+
+
+def bench_md(sizes, presets, steps=None, out="BENCHMARKS.md", engines=("jax", "lammps"), log=print) -> list[dict]:
+    import jax
+
+    from ogn.md.lammps import import_lammps
+    from ogn.md.simulate import set_precision
+
+    set_precision("float32")
+    from ogn.systems import get_system
+
+    rows = []
+    for preset in presets:
+        for n in sizes:
+            system = get_system(preset, n_atoms=n)
+            n_steps = steps or steps_for(system.n_atoms)
+            structure = prepare_liquid(system)
+            row = {"preset": preset, "n_atoms": system.n_atoms, "steps": n_steps}
+            if "lammps" in engines:
+                row["lammps"] = time_lammps(system, structure, n_steps)
+            if "jax" in engines:
+                row["jax"] = time_jax(system, structure, n_steps)
+            log(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            rows.append(row)
+    lmp_version = import_lammps().lammps(cmdargs=["-log", "none", "-screen", "none"]).version()
+    header = [
+        "## MD engines: us/atom-step (`ogn bench md`)",
+        "",
+        f"- date: {datetime.date.today().isoformat()}",
+        f"- machine: {machine_description()}",
+        f"- command: `ogn bench md {' '.join(shlex.quote(a) for a in sys.argv[3:])}`".replace("  ", " "),
+        f"- jax {jax.__version__} on {jax.devices()[0].platform}, float32; LAMMPS {lmp_version}, 1 thread, double",
+        "- same liquid start for both engines; jax timed after compilation; us = microseconds per atom per step",
+        "",
+        "| preset | atoms | steps | jax (us/atom-step) | LAMMPS 1 thread (us/atom-step) | jax / LAMMPS |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        jx, lm = r.get("jax"), r.get("lammps")
+        ratio = f"{jx / lm:.1f}" if jx and lm else "-"
+        header.append(
+            f"| {r['preset']} | {r['n_atoms']} | {r['steps']} | {jx:.3f} | {lm:.3f} | {ratio} |".replace("None", "-")
+            if jx and lm else f"| {r['preset']} | {r['n_atoms']} | {r['steps']} | {jx or '-'} | {lm or '-'} | - |"
+        )
+    replace_section(Path(out), "bench md", "\n".join(header))
+    return rows
+
+
+def replace_section(path: Path, name: str, body: str) -> None:
+    """Replace (or append) the block between <!-- begin NAME --> and <!-- end NAME --> in a Markdown file."""
+    from ogn.io.lammps_data import atomic_write_text
+
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nEvery number here was measured by the command shown with it.\n"
+    block = f"{begin}\n{body}\n{end}"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    atomic_write_text(path, text)
