@@ -126,3 +126,18 @@ def test_jax_engine_full_protocol_writes_h5md(tmp_path):
     # unwrapped: no frame-to-frame jump of half a box
     assert np.abs(np.diff(t.positions, axis=0)).max() < t.box / 2
     assert abs(summary.mean_temperature - 3.0) < 0.5
+
+
+def test_quench_reaches_glass_temperature(lammps_snapshot):
+    from ogn.md.protocols import quench_nose_hoover
+    from ogn.md.simulate import kinetic_energy, temperature
+
+    system = get_system("lj")
+    snap = lammps_snapshot("lj")
+    ff = make_force_field(system, snap.species)
+    neighbor = ff.allocate(np.mod(snap.positions, system.box))
+    state = init_state(ff, snap.positions, snap.velocities, neighbor)
+    state, _ = quench_nose_hoover(ff, state, neighbor, 3.0, 0.5, 2000)
+    t = float(temperature(kinetic_energy(state.velocities, ff.masses, 1.0), system.n_atoms, 1.0))
+    print(f"temperature after a 2000-step quench to 0.5: {t:.3f}")
+    assert abs(t - 0.5) < 0.15

@@ -199,7 +199,7 @@ def quench_nose_hoover(
     units = system.units
     dt = system.dt
 
-    def force_fn(R, neighbor):
+    def force_fn(R, neighbor, **unused):  # jax-md passes kT through to the force function
         return ff.energy_and_forces(R, neighbor.idx)[1] * units.ftm2v
 
     init_fn, apply_fn = simulate.nvt_nose_hoover(force_fn, ff.shift_fn, dt, kT=units.boltzmann * t_start / units.mvv2e)
