@@ -13,6 +13,12 @@ from ogn.md.simulate import make_force_field
 from ogn.systems import get_system
 
 TOLERANCE = 1e-9
+# EAM forces: for pairs between the last table point (nr - 1) dr = 7.5992 A and the 7.6 A cutoff LAMMPS
+# holds the tabulated energy at its last value but keeps the cubic's slope in the force, so its force
+# there is not the gradient of its energy (ours is). That departs by ~3e-9 eV/A per such pair, i.e.
+# ~1e-9 of the largest force per pair; a few pairs on one atom stay below 1e-8. (test_eam.py shows the
+# atoms without such pairs agree to 1e-14.)
+FORCE_TOLERANCE = {"cuzr": 1e-8}
 
 
 @pytest.mark.parametrize(
@@ -30,4 +36,4 @@ def test_energy_and_forces_match_lammps(preset, n_atoms, lammps_snapshot):
     e_err, f_err = relative_errors(energy, forces, ref_energy, ref_forces)
     print(f"{preset} N={len(snap.species)}: relative error energy {e_err:.2e}, forces {f_err:.2e}")
     assert e_err <= TOLERANCE
-    assert f_err <= TOLERANCE
+    assert f_err <= FORCE_TOLERANCE.get(preset, TOLERANCE)
