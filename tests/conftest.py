@@ -4,12 +4,12 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import functools  # noqa: E402
+import functools
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from ogn.io.lammps_data import Structure  # noqa: E402
+from ogn.io.lammps_data import Structure
 
 
 @functools.cache

@@ -26,8 +26,8 @@ FLUCTUATION_BOUND = 5e-3
 
 @pytest.mark.parametrize("preset", ["lj", "lj-ka", "silica", "silicon", "cuzr"])
 def test_nve_conserves_energy_like_lammps(preset, lammps_snapshot, tmp_path):
-    from ogn.md.lammps import run_md_lammps
     from ogn.io.lammps_data import write_lammps_data
+    from ogn.md.lammps import run_md_lammps
 
     system = get_system(preset)
     snap = lammps_snapshot(preset)

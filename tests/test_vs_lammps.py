@@ -6,8 +6,8 @@ comparison is at relative error <= 1e-9 for energies and forces (EAM: see test_e
 
 import numpy as np
 import pytest
-
 from conftest import relative_errors
+
 from ogn.md.lammps import reference_energy_forces
 from ogn.md.simulate import make_force_field
 from ogn.systems import get_system

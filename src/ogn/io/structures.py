@@ -60,7 +60,7 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
         raise DataFileError(f"{path}: empty extxyz file")
     start = frames[frame]
     n = int(lines[start].split()[0])
-    header = dict((m.group(1), m.group(2).strip('"')) for m in _KEYVAL.finditer(lines[start + 1]))
+    header = {m.group(1): m.group(2).strip("\"") for m in _KEYVAL.finditer(lines[start + 1])}
     if "Lattice" not in header:
         raise DataFileError(f"{path}:{start + 2}: comment line has no Lattice=")
     lattice = np.array(header["Lattice"].split(), dtype=float).reshape(3, 3)

@@ -8,8 +8,8 @@ The LJ glass: the equilibrated liquid is quenched linearly to T_glass in 10 000 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -58,8 +58,8 @@ class RunSummary:
             f"atoms {self.n_atoms}, production steps {self.steps} (+{self.preparation_steps} preparation)",
             f"speed {self.steps_per_second:.1f} steps/s = {self.us_per_atom_step:.3f} us/atom-step",
             f"mean T {self.mean_temperature:.4g}",
-            f"total energy (relative to mean kinetic energy): drift {self.energy_drift:.2e}, fluctuation "
-            f"{self.energy_fluctuation:.2e}; drift per atom {self.drift_per_atom:.2e}",
+            (f"total energy (relative to mean kinetic energy): drift {self.energy_drift:.2e}, fluctuation "
+            f"{self.energy_fluctuation:.2e}; drift per atom {self.drift_per_atom:.2e}"),
         ]
 
 

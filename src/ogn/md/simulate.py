@@ -9,10 +9,9 @@ never continues on a truncated list. NaNs and runaway temperatures stop the run 
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
