@@ -137,7 +137,10 @@ def test_quench_reaches_glass_temperature(lammps_snapshot):
     ff = make_force_field(system, snap.species)
     neighbor = ff.allocate(np.mod(snap.positions, system.box))
     state = init_state(ff, snap.positions, snap.velocities, neighbor)
-    state, _ = quench_nose_hoover(ff, state, neighbor, 3.0, 0.5, 2000)
+    # Nose-Hoover lags a fast ramp by about 2 tau (measured: T = 0.79 after 2000 steps, 0.56 after 10000),
+    # so ramp, then hold at the target and check the thermostat has caught up
+    state, neighbor = quench_nose_hoover(ff, state, neighbor, 3.0, 0.5, 2000)
+    state, _ = quench_nose_hoover(ff, state, neighbor, 0.5, 0.5, 2000)
     t = float(temperature(kinetic_energy(state.velocities, ff.masses, 1.0), system.n_atoms, 1.0))
-    print(f"temperature after a 2000-step quench to 0.5: {t:.3f}")
-    assert abs(t - 0.5) < 0.15
+    print(f"temperature after a 2000-step quench to 0.5 and a 2000-step hold: {t:.3f}")
+    assert abs(t - 0.5) < 0.1

@@ -36,7 +36,7 @@ class InLammpsStyle:
         return self.potential.lammps_commands(workdir, style=self.style)
 
 
-def jittered_lattice(system, seed=0, jitter=0.2):
+def jittered_lattice(system, seed=0, jitter=0.12):
     """A disordered configuration: occupied sites of a cubic lattice, jittered, species shuffled."""
     rng = np.random.default_rng(seed)
     n = system.n_atoms

@@ -212,6 +212,10 @@ def quench_nose_hoover(
     )
     # keep the thermalised velocities rather than jax-md's freshly drawn ones
     nvt = nvt.set(momentum=state.velocities * ff.masses[:, None])
+    # jax-md builds the chain masses in float32 at init but recomputes them in the working precision each
+    # step; a scan carry must keep one dtype, so cast every float leaf to the positions' dtype up front
+    dtype = state.positions.dtype
+    nvt = jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, nvt)
 
     @jax.jit
     def run_block(nvt, neighbor, first):
