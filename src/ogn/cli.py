@@ -65,6 +65,51 @@ def cmd_md(args) -> int:
     return 0
 
 
+def cmd_dataset(args) -> int:
+    from ogn.data.dataset import DatasetSpec, make_dataset
+
+    system = _build_system(args)
+    spec = DatasetSpec(
+        trajectories=args.trajectories, test_trajectories=args.test_trajectories, steps=args.steps,
+        k_max=args.k_max, test_pairs=args.test_pairs, glass=args.glass, engine=args.engine, seed=args.seed,
+    )
+    console = _console()
+    meta = make_dataset(system, spec, args.out, log=console.log, progress_factory=progress_bar)
+    console.print(
+        f"[bold]wrote[/bold] {args.out}: {len(meta['train'])} training and {len(meta['test'])} test trajectories"
+        f" of {meta['frames_per_trajectory']} frames (N = {system.n_atoms}, dt = {system.dt})"
+    )
+    return 0
+
+
+@contextlib.contextmanager
+def training_bar(description: str, total: int, start: int = 0):
+    """Progress of a training run: steps, loss, test loss, steps/s."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3g}  test {task.fields[test_loss]:.3g}  {task.fields[rate]:.1f} steps/s"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=_console()) as progress:
+        task = progress.add_task(description, total=total, completed=start, loss=float("nan"),
+                                 test_loss=float("nan"), rate=0.0)
+        yield lambda n, **fields: progress.update(task, advance=n, **fields)
+
+
+def cmd_train(args) -> int:
+    from ogn.train import load_config, train_and_evaluate
+
+    config = load_config(args.config, data=args.data, steps=args.steps)
+    out = args.out or str(Path("runs") / Path(args.config).stem)
+    console = _console()
+    info = train_and_evaluate(config, out, resume=args.resume, log=console.log, progress_factory=training_bar)
+    console.print(f"[bold]trained[/bold] {out}: {info['step']} steps, test loss {info['test_loss']:.4g}, "
+                  f"{info['wall_time_s']:.0f} s on {info['device']}")
+    return 0
+
+
 def cmd_energy(args) -> int:
     from ogn.md.simulate import set_precision
 
@@ -142,6 +187,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output trajectory, FILE.h5")
     p.set_defaults(func=cmd_md)
 
+    p = sub.add_parser("dataset", help="MD trajectories storing every step, for k-step training pairs (H5MD)")
+    _system_args(p)
+    p.add_argument("--out", required=True, help="dataset directory")
+    p.add_argument("--trajectories", type=int, default=10, help="independent training trajectories (default 10)")
+    p.add_argument("--test-trajectories", type=int, default=2,
+                   help="independent test trajectories, own seeds (default 2)")
+    p.add_argument("--steps", type=int, default=1000, help="pairs per trajectory for every k <= k_max (default 1000)")
+    p.add_argument("--k-max", type=int, default=20, help="largest k the dataset serves (default 20)")
+    p.add_argument("--test-pairs", type=int, default=100, help="test pairs (default 100, the paper's)")
+    p.add_argument("--glass", action="store_true", help="melt-quench each trajectory to T = 0.5 first (LJ)")
+    p.add_argument("--engine", choices=["jax", "lammps"], default="jax")
+    p.add_argument("--seed", type=int, default=0, help="first training seed; test seeds start at seed + 10000")
+    p.set_defaults(func=cmd_dataset)
+
+    p = sub.add_parser("train", help="train an OGN / Fast-OGN (paper 4.4) into a run directory")
+    p.add_argument("config", help="YAML config (see configs/)")
+    p.add_argument("--data", help="dataset directory (overrides the config's `data`)")
+    p.add_argument("--out", help="run directory (default runs/CONFIG-NAME)")
+    p.add_argument("--steps", type=int, help="gradient steps (overrides train.steps)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("energy", help="potential energy and forces of a structure, in float64")
     _system_args(p)
     p.add_argument("structure", help="LAMMPS data file (atomic or charge) or extxyz")
@@ -171,7 +238,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, OSError, RuntimeError, ArithmeticError) as err:
         from rich.markup import escape
 
         _console().print(f"[bold red]error:[/bold red] {escape(str(err))}", soft_wrap=True)

@@ -1,0 +1,31 @@
+"""The 48 symmetries of the cube (rotations and reflections) used to augment training data (paper 4.4 vii).
+
+Each is a signed permutation matrix; it maps a periodic cubic box onto itself, so applying it to wrapped
+positions (and wrapping again), velocities and [dr, dv] targets yields another valid configuration pair.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def cube_symmetries() -> np.ndarray:
+    """(48, 3, 3) signed permutation matrices; index 0 is the identity."""
+    mats = []
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1.0, -1.0), repeat=3):
+            m = np.zeros((3, 3))
+            m[range(3), perm] = signs
+            mats.append(m)
+    return np.array(mats)
+
+
+def apply_symmetry(matrix: jax.Array, box: float, positions, velocities, targets):
+    """Transform one configuration pair: positions (wrapped back into the box), velocities, [dr, dv]."""
+    rotate = lambda x: x @ matrix.T  # noqa: E731
+    dr, dv = targets[:, :3], targets[:, 3:]
+    return jnp.mod(rotate(positions), box), rotate(velocities), jnp.concatenate([rotate(dr), rotate(dv)], -1)

@@ -1,0 +1,73 @@
+"""Atomic graphs of a periodic configuration: directed edges both ways between atoms closer than r_c.
+
+Edges live in arrays of a fixed capacity so that one compiled function serves every configuration of a
+dataset. Padding edges have sender = receiver = N: segment sums drop them (out-of-range ids) and gathers
+clip them, so they never reach a node. `n_edges` is the true count; the caller compares it with the
+capacity and rebuilds with a larger one, never silently dropping an edge.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax_md import space
+
+
+class Graph(NamedTuple):
+    senders: jax.Array  # (E,) int | i of edge e_ij; N on padding
+    receivers: jax.Array  # (E,) int | j of edge e_ij; N on padding
+    edge_vectors: jax.Array  # (E, 3) | r_j - r_i by minimum image; 0 on padding
+    n_edges: jax.Array  # () int | edges within r_c, may exceed E (then the graph is incomplete)
+
+    @property
+    def capacity(self) -> int:
+        return self.senders.shape[0]
+
+
+def edge_mask(graph: Graph, n_atoms: int) -> jax.Array:
+    """(E,) bool: real edges (not padding)."""
+    return graph.senders < n_atoms
+
+
+def dense_graph(positions: jax.Array, box: float, cutoff: float, capacity: int) -> Graph:
+    """All pairs closer than `cutoff`, O(N^2): for the small boxes of training sets (N of a few hundred)."""
+    n = positions.shape[0]
+    displacement_fn, _ = space.periodic(box)
+    # vectors[i, j] = r_j - r_i through the periodic displacement
+    vectors = space.map_product(displacement_fn)(positions, positions).swapaxes(0, 1)
+    within = (jnp.sum(vectors**2, axis=-1) < cutoff**2) & ~jnp.eye(n, dtype=bool)
+    senders, receivers = jnp.nonzero(within, size=capacity, fill_value=n)
+    real = senders < n
+    edge_vectors = jnp.where(real[:, None], vectors[senders.clip(max=n - 1), receivers.clip(max=n - 1)], 0.0)
+    return Graph(senders, receivers, edge_vectors, within.sum())
+
+
+def neighbor_list_graph(positions: jax.Array, box: float, cutoff: float, neighbor_idx: jax.Array) -> Graph:
+    """Graph from a jax-md Sparse neighbor list (pairs within cutoff + skin, padded with N): keeps the pairs
+    within `cutoff`; the rest become padding. Capacity = the neighbor list's."""
+    n = positions.shape[0]
+    displacement_fn, _ = space.periodic(box)
+    senders, receivers = neighbor_idx[0], neighbor_idx[1]
+    listed = senders < n
+    vectors = jax.vmap(displacement_fn)(
+        positions[receivers.clip(max=n - 1)], positions[senders.clip(max=n - 1)]
+    )
+    real = listed & (jnp.sum(vectors**2, axis=-1) < cutoff**2)
+    senders = jnp.where(real, senders, n)
+    receivers = jnp.where(real, receivers, n)
+    return Graph(senders, receivers, jnp.where(real[:, None], vectors, 0.0), real.sum())
+
+
+def count_edges(positions: np.ndarray, box: float, cutoff: float) -> np.ndarray:
+    """Edges within `cutoff` of each configuration in (F, N, 3) `positions` (to size a capacity)."""
+
+    displacement_fn, _ = space.periodic(box)
+
+    def count(r):
+        vectors = space.map_product(displacement_fn)(r, r)
+        return jnp.sum(jnp.sum(vectors**2, axis=-1) < cutoff**2) - r.shape[0]
+
+    return np.asarray(jax.jit(lambda p: jax.lax.map(count, p, batch_size=16))(jnp.asarray(positions)))

@@ -1,0 +1,166 @@
+"""The OGN network (paper 4.2, 4.3): encoder, MPNN layers (edge update, then node update), decoder.
+
+`OGNNetwork` is the learnable core: standardised node and edge features in, standardised [dr, dv] out.
+`OGN` wraps it with the online normalisers and the physics: configurations in, changes of positions and
+velocities over k MD steps out (learning_to_simulate's split between core and wrapper).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from ogn.model.graph import Graph
+from ogn.model.normalizer import Normalizer
+
+EDGE_ORDERS = ("per-node", "per-edge")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    layers: int = 10  # MPNN layers: 10 for OGN, 2 for Fast-OGN
+    latent: int = 64  # width of every MLP's output layer (paper: 64)
+    hidden: int = 64  # width of every MLP's hidden layer (paper: 64)
+    # The edge MLP's first layer is linear in [e, e0, n_i, n0_i, n_j, n0_j]: "per-node" applies its node
+    # blocks once per node and gathers the results per edge, "per-edge" gathers the nodes first. Same
+    # function, same parameters; per-node does fewer FLOPs (see BENCHMARKS.md).
+    edge_first_layer: str = "per-node"
+
+    def __post_init__(self):
+        if self.layers < 1 or self.latent < 1 or self.hidden < 1:
+            raise ValueError(f"layers, latent and hidden must be >= 1, got {self.layers}, {self.latent}, {self.hidden}")
+        if self.edge_first_layer not in EDGE_ORDERS:
+            raise ValueError(f"edge_first_layer must be one of {EDGE_ORDERS}, got {self.edge_first_layer!r}")
+
+
+def _linear(n_in: int, n_out: int, rngs: nnx.Rngs, fan_in: int | None = None, use_bias: bool = True) -> nnx.Linear:
+    """Weights from a truncated normal with variance 1 / fan_in (the whole layer's fan-in when this is one
+    block of a split layer), biases zero (paper 4.4 iv)."""
+    scale = n_in / (fan_in or n_in)
+    init = nnx.initializers.variance_scaling(scale, "fan_in", "truncated_normal")
+    return nnx.Linear(n_in, n_out, use_bias=use_bias, kernel_init=init, rngs=rngs)
+
+
+def _gather(x: jax.Array, idx: jax.Array) -> jax.Array:
+    return jnp.take(x, idx, axis=0, mode="clip")  # padding index N clips to a real node; its sums are dropped
+
+
+def _segment_sum(x: jax.Array, idx: jax.Array, n: int) -> jax.Array:
+    return jax.ops.segment_sum(x, idx, num_segments=n)  # ids == n (padding) are dropped
+
+
+class MLP(nnx.Module):
+    """One hidden layer with ReLU, an output layer with ReLU, then LayerNorm (paper 4.3 i, ii). The decoder
+    variant has a linear output and no LayerNorm."""
+
+    def __init__(self, n_in: int, hidden: int, n_out: int, rngs: nnx.Rngs, decoder: bool = False):
+        self.hidden = _linear(n_in, hidden, rngs)
+        self.out = _linear(hidden, n_out, rngs)
+        self.norm = None if decoder else nnx.LayerNorm(n_out, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = self.out(jax.nn.relu(self.hidden(x)))
+        return y if self.norm is None else self.norm(jax.nn.relu(y))
+
+
+class EdgeMLP(nnx.Module):
+    """f_e^l([e^l_ij, e^0_ij], [n^l_i, n^0_i], [n^l_j, n^0_j]) with its first layer split into the edge,
+    sender and receiver blocks."""
+
+    def __init__(self, latent: int, hidden: int, rngs: nnx.Rngs, order: str):
+        fan_in = 6 * latent
+        self.edge_block = _linear(2 * latent, hidden, rngs, fan_in)
+        self.sender_block = _linear(2 * latent, hidden, rngs, fan_in, use_bias=False)
+        self.receiver_block = _linear(2 * latent, hidden, rngs, fan_in, use_bias=False)
+        self.out = _linear(hidden, latent, rngs)
+        self.norm = nnx.LayerNorm(latent, rngs=rngs)
+        self.order = order
+
+    def __call__(self, edges: jax.Array, nodes: jax.Array, graph: Graph) -> jax.Array:
+        if self.order == "per-node":
+            from_nodes = _gather(self.sender_block(nodes), graph.senders) + _gather(
+                self.receiver_block(nodes), graph.receivers
+            )
+        else:
+            from_nodes = self.sender_block(_gather(nodes, graph.senders)) + self.receiver_block(
+                _gather(nodes, graph.receivers)
+            )
+        hidden = jax.nn.relu(self.edge_block(edges) + from_nodes)
+        return self.norm(jax.nn.relu(self.out(hidden)))
+
+
+class MPNNLayer(nnx.Module):
+    def __init__(self, latent: int, hidden: int, rngs: nnx.Rngs, order: str):
+        self.edge_mlp = EdgeMLP(latent, hidden, rngs, order)
+        self.node_mlp = MLP(4 * latent, hidden, latent, rngs)
+
+    def __call__(self, nodes, edges, nodes0, edges0, graph: Graph):
+        n = nodes.shape[0]
+        edges = self.edge_mlp(jnp.concatenate([edges, edges0], -1), jnp.concatenate([nodes, nodes0], -1), graph)
+        outgoing = _segment_sum(edges, graph.senders, n)  # sum_j e_ij
+        incoming = _segment_sum(edges, graph.receivers, n)  # sum_j e_ji
+        nodes = self.node_mlp(jnp.concatenate([nodes, nodes0, outgoing, incoming], -1))
+        return nodes, edges
+
+
+class OGNNetwork(nnx.Module):
+    """Standardised node features (N, S + 3) and edge features (E, 3) -> standardised [dr, dv] (N, 6)."""
+
+    def __init__(self, n_species: int, config: ModelConfig, rngs: nnx.Rngs):
+        c = config
+        self.node_encoder = MLP(n_species + 3, c.hidden, c.latent, rngs)
+        self.edge_encoder = MLP(3, c.hidden, c.latent, rngs)
+        self.layers = nnx.List([MPNNLayer(c.latent, c.hidden, rngs, c.edge_first_layer) for _ in range(c.layers)])
+        self.decoder = MLP(c.latent, c.hidden, 6, rngs, decoder=True)
+
+    def __call__(self, node_features: jax.Array, edge_features: jax.Array, graph: Graph) -> jax.Array:
+        nodes0 = self.node_encoder(node_features)
+        edges0 = self.edge_encoder(edge_features)
+        nodes, edges = nodes0, edges0
+        for layer in self.layers:
+            nodes, edges = layer(nodes, edges, nodes0, edges0, graph)
+        return self.decoder(nodes)
+
+
+class OGN(nnx.Module):
+    """The learned simulator's model: normalisers + network. Physical units in and out."""
+
+    def __init__(self, n_species: int, config: ModelConfig, rngs: nnx.Rngs):
+        self.n_species = n_species
+        self.network = OGNNetwork(n_species, config, rngs)
+        self.node_normalizer = Normalizer(n_species + 3)
+        self.edge_normalizer = Normalizer(3)
+        self.target_normalizer = Normalizer(6)
+
+    def node_features(self, velocities: jax.Array, species: jax.Array) -> jax.Array:
+        return jnp.concatenate([jax.nn.one_hot(species, self.n_species, dtype=velocities.dtype), velocities], -1)
+
+    def update_statistics(self, velocities, species, graph: Graph, targets: jax.Array) -> None:
+        n = velocities.shape[0]
+        self.node_normalizer.update(self.node_features(velocities, species))
+        self.edge_normalizer.update(graph.edge_vectors, graph.senders < n)
+        self.target_normalizer.update(targets)
+
+    def standardised_output(self, velocities, species, graph: Graph) -> jax.Array:
+        """(N, 6): the network's prediction of the standardised [dr, dv]."""
+        nodes = self.node_normalizer(self.node_features(velocities, species))
+        edges = self.edge_normalizer(graph.edge_vectors)
+        return self.network(nodes, edges, graph)
+
+    def loss(self, velocities, species, graph: Graph, targets: jax.Array) -> jax.Array:
+        """Mean squared error per atom and component of the standardised [dr, dv] (paper 4.4 iii)."""
+        error = self.standardised_output(velocities, species, graph) - self.target_normalizer(targets)
+        return jnp.mean(error**2)
+
+    def __call__(self, velocities, species, graph: Graph) -> tuple[jax.Array, jax.Array]:
+        """(dr, dv), each (N, 3), in the units of the training data."""
+        change = self.target_normalizer.inverse(self.standardised_output(velocities, species, graph))
+        return change[:, :3], change[:, 3:]
+
+
+def n_parameters(model: nnx.Module) -> int:
+    return sum(math.prod(x.shape) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))

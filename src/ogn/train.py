@@ -1,0 +1,546 @@
+"""Training (paper 4.4): online standardisation, MSE of standardised [dr, dv], Adam with an exponentially
+decaying learning rate, one configuration per gradient step, a random cube symmetry per configuration
+per epoch, the test loss every `test_every` steps, atomic checkpoints and resume.
+
+A run directory is self-contained; `load_run` gives back the model and what it was trained on:
+
+    RUN/config.yaml     the resolved configuration
+    RUN/run.json        system, k, dt, edge capacity, steps done, wall time, device (rewritten per checkpoint)
+    RUN/checkpoint.npz  parameters, normaliser statistics, optimizer state, step (written atomically)
+    RUN/curve.csv       step, train loss, test loss, learning rate, wall time; RUN/curve.png its plot
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import time
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import yaml
+from flax import nnx
+
+from ogn import __version__
+from ogn.data.dataset import Frames, load_frames, read_metadata
+from ogn.data.symmetry import apply_symmetry, cube_symmetries
+from ogn.io.lammps_data import atomic_write_text
+from ogn.model.graph import Graph, count_edges, dense_graph
+from ogn.model.network import OGN, ModelConfig
+from ogn.model.normalizer import Statistic
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    k: int = 1  # MD steps per prediction
+    steps: int = 20_000_000  # gradient steps (paper: 1000 epochs of 10 000 configurations)
+    batch_size: int = 1  # configurations per gradient step (paper: 1)
+    learning_rate: float = 1e-4  # paper: LR = 1e-4 * 0.1^(K / 1e7), floored at 1e-6
+    lr_decay_rate: float = 0.1
+    lr_decay_steps: float = 1e7  # the horizon: LR falls by lr_decay_rate every this many steps
+    lr_final: float = 1e-6
+    augment: bool = True  # a random cube symmetry per configuration per epoch
+    test_every: int = 1000  # paper: 1000
+    test_pairs: int = 100  # paper: 100
+    checkpoint_every: int = 10_000
+    steps_per_call: int = 100  # gradient steps per compiled call; test/checkpoint periods round up to it
+    edge_capacity_margin: float = 1.05  # edge capacity = margin x the most edges of any configuration
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("k", "steps", "batch_size", "test_every", "test_pairs", "checkpoint_every", "steps_per_call"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.lr_final <= self.learning_rate:
+            raise ValueError(f"need 0 < lr_final <= learning_rate, got {self.lr_final}, {self.learning_rate}")
+        if self.edge_capacity_margin < 1:
+            raise ValueError(f"train.edge_capacity_margin must be >= 1, got {self.edge_capacity_margin}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: str  # dataset directory (`ogn dataset`)
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, values: dict, where: str):
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    unknown = set(values) - set(hints)
+    if unknown:
+        raise ValueError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(hints)}")
+    kwargs = {}
+    for name, value in values.items():
+        kind = hints[name]
+        try:  # YAML 1.1 reads 1e-4 as a string
+            kwargs[name] = kind(value) if kind in (int, float, bool) and not isinstance(value, kind) else value
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}.{name}: expected {kind.__name__}, got {value!r}") from err
+        if kind is int and kwargs[name] != value:
+            raise ValueError(f"{where}.{name}: expected an integer, got {value!r}")
+    return cls(**kwargs)
+
+
+def config_from_dict(d: dict) -> RunConfig:
+    d = dict(d or {})
+    unknown = set(d) - {"data", "model", "train"}
+    if unknown:
+        raise ValueError(f"unknown section(s) {sorted(unknown)}; known: data, model, train")
+    if "data" not in d:
+        raise ValueError("the config names no dataset: add `data: DIR`, or pass --data")
+    return RunConfig(
+        data=str(d["data"]),
+        model=_build(ModelConfig, d.get("model", {}), "model"),
+        train=_build(TrainConfig, d.get("train", {}), "train"),
+    )
+
+
+def load_config(path: str | Path, **overrides) -> RunConfig:
+    """A RunConfig from YAML; `overrides` like data=..., steps=... replace what the file says."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file")
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({err})") from err
+    if overrides.get("data") is not None:
+        d["data"] = overrides["data"]
+    if overrides.get("steps") is not None:
+        d.setdefault("train", {})["steps"] = overrides["steps"]
+    try:
+        return config_from_dict(d)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+# ----------------------------------------------------------------------------------------------------------
+# batches
+
+
+@dataclass
+class PairData:
+    """A split ready for the compiled step: wrapped positions, velocities and [dr, dv] targets in float32."""
+
+    positions: jax.Array  # (T, F, N, 3) wrapped into the box
+    velocities: jax.Array  # (T, F, N, 3)
+    targets: jax.Array  # (T, F - k, N, 6); float64 differences rounded once
+    species: jax.Array  # (N,)
+    box: float
+    starts: np.ndarray  # (P, 2) the (trajectory, frame) pairs of this split
+
+    @classmethod
+    def from_frames(cls, frames: Frames, k: int, starts: np.ndarray | None = None) -> PairData:
+        all_starts = frames.pair_starts(k)
+        targets = frames.targets(all_starts, k).reshape(frames.n_trajectories, frames.n_frames - k, -1, 6)
+        return cls(
+            positions=jnp.asarray(np.mod(frames.positions, frames.box), jnp.float32),
+            velocities=jnp.asarray(frames.velocities, jnp.float32),
+            targets=jnp.asarray(targets, jnp.float32),
+            species=jnp.asarray(frames.species),
+            box=frames.box,
+            starts=all_starts if starts is None else starts,
+        )
+
+    @property
+    def n_atoms(self) -> int:
+        return self.positions.shape[2]
+
+
+def batch_graph(data: PairData, picks: jax.Array, symmetries: jax.Array, cutoff: float, capacity: int):
+    """(B, 3) picks of (trajectory, frame, symmetry) -> velocities (B N, 3), species (B N,), one disjoint
+    graph of the B configurations, targets (B N, 6), and the largest edge count of any of them."""
+    n = data.n_atoms
+
+    def one(pick):
+        t, f, s = pick[0], pick[1], pick[2]
+        positions, velocities, targets = apply_symmetry(
+            symmetries[s], data.box, data.positions[t, f], data.velocities[t, f], data.targets[t, f]
+        )
+        return velocities, dense_graph(positions, data.box, cutoff, capacity), targets
+
+    velocities, graphs, targets = jax.vmap(one)(picks)
+    b = picks.shape[0]
+    offset = (jnp.arange(b) * n)[:, None]
+    # padding (id n) of every configuration -> the padding id of the union (b n)
+    shift = lambda ids: jnp.where(ids < n, ids + offset, b * n).ravel()  # noqa: E731
+    graph = Graph(shift(graphs.senders), shift(graphs.receivers), graphs.edge_vectors.reshape(-1, 3),
+                  graphs.n_edges.sum())
+    species = jnp.tile(data.species, b)
+    return velocities.reshape(-1, 3), species, graph, targets.reshape(-1, 6), graphs.n_edges.max()
+
+
+class Schedule:
+    """Which configuration and which symmetry each gradient step sees: a fresh permutation of the training
+    pairs and fresh symmetries every epoch, from (seed, epoch) alone, so a resumed run sees the same."""
+
+    def __init__(self, n_pairs: int, batch_size: int, seed: int, augment: bool):
+        self.n_pairs, self.batch_size, self.seed, self.augment = n_pairs, batch_size, seed, augment
+        self._epochs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _epoch(self, e: int):
+        if e not in self._epochs:
+            rng = np.random.default_rng([self.seed, e])
+            order = rng.permutation(self.n_pairs)
+            syms = rng.integers(0, 48, self.n_pairs) if self.augment else np.zeros(self.n_pairs, int)
+            self._epochs = {e: (order, syms)}  # only the current epoch is kept
+        return self._epochs[e]
+
+    def picks(self, first_step: int, n_steps: int) -> np.ndarray:
+        """(n_steps, B, 2): (pair index, symmetry) for steps first_step .. first_step + n_steps - 1."""
+        seq = np.arange(first_step * self.batch_size, (first_step + n_steps) * self.batch_size)
+        out = np.empty((len(seq), 2), dtype=np.int64)
+        for e in np.unique(seq // self.n_pairs):
+            sel = seq // self.n_pairs == e
+            order, syms = self._epoch(int(e))
+            pos = seq[sel] % self.n_pairs
+            out[sel] = np.stack([order[pos], syms[order[pos]]], -1)
+        return out.reshape(n_steps, self.batch_size, 2)
+
+    def epoch_of(self, step: int) -> float:
+        return step * self.batch_size / self.n_pairs
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the trainer
+
+
+def learning_rate_schedule(c: TrainConfig) -> optax.Schedule:
+    return optax.exponential_decay(c.learning_rate, int(c.lr_decay_steps), c.lr_decay_rate, end_value=c.lr_final)
+
+
+class Trainer:
+    """Holds the model as pure state (params, statistics, optimizer state) and the compiled steps."""
+
+    def __init__(self, config: RunConfig, train: PairData, test: PairData, n_species: int, cutoff: float,
+                 capacity: int):
+        self.config, self.train, self.test = config, train, test
+        self.cutoff, self.capacity = cutoff, capacity
+        model = OGN(n_species, config.model, nnx.Rngs(config.train.seed))
+        self.graphdef, self.params, self.stats = nnx.split(model, nnx.Param, Statistic)
+        self.tx = optax.adam(learning_rate_schedule(config.train))
+        self.opt_state = self.tx.init(self.params)
+        self.step = 0
+        self.symmetries = jnp.asarray(cube_symmetries(), jnp.float32)
+        self._compile()
+
+    def _compile(self):
+        graphdef, tx = self.graphdef, self.tx
+        train, test, symmetries, cutoff, capacity = self.train, self.test, self.symmetries, self.cutoff, self.capacity
+        train_starts = jnp.asarray(train.starts)
+
+        def train_step(carry, pick):  # pick: (B, 2) (pair index, symmetry)
+            params, stats, opt_state = carry
+            tf = train_starts[pick[:, 0]]
+            picks = jnp.concatenate([tf, pick[:, 1:]], -1)
+            velocities, species, graph, targets, most_edges = batch_graph(train, picks, symmetries, cutoff, capacity)
+            model = nnx.merge(graphdef, params, stats)
+            # statistics first: every input is standardised by everything seen so far, itself included
+            model.update_statistics(velocities, species, graph, targets)
+            stats = nnx.state(model, Statistic)
+
+            def loss_fn(p):
+                return nnx.merge(graphdef, p, stats).loss(velocities, species, graph, targets)
+
+            loss, grads = jax.value_and_grad(loss_fn)(params)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), stats, opt_state), (loss, most_edges)
+
+        @jax.jit
+        def train_chunk(params, stats, opt_state, picks):
+            (params, stats, opt_state), (losses, edges) = jax.lax.scan(train_step, (params, stats, opt_state), picks)
+            return params, stats, opt_state, losses, edges.max()
+
+        test_starts = jnp.asarray(test.starts)
+
+        @jax.jit
+        def test_loss(params, stats):
+            model = nnx.merge(graphdef, params, stats)
+
+            def one(_, tf):
+                picks = jnp.concatenate([tf, jnp.zeros(1, tf.dtype)])[None]
+                velocities, species, graph, targets, most_edges = batch_graph(test, picks, symmetries, cutoff,
+                                                                              capacity)
+                return None, (model.loss(velocities, species, graph, targets), most_edges)
+
+            _, (losses, edges) = jax.lax.scan(one, None, test_starts)
+            return losses.mean(), edges.max()
+
+        self._train_chunk, self._test_loss = train_chunk, test_loss
+
+    def grow(self, needed: int) -> None:
+        self.capacity = int(np.ceil(needed * self.config.train.edge_capacity_margin)) + 1
+        self._compile()
+
+    def run_steps(self, picks: np.ndarray) -> np.ndarray:
+        """Gradient steps on (C, B, 2) picks; a graph that outgrew the capacity -> grow, redo."""
+        while True:
+            params, stats, opt_state, losses, most = self._train_chunk(
+                self.params, self.stats, self.opt_state, jnp.asarray(picks)
+            )
+            if int(most) <= self.capacity:
+                break
+            self.grow(int(most))
+        self.params, self.stats, self.opt_state = params, stats, opt_state
+        self.step += len(picks)
+        return np.asarray(losses)
+
+    def evaluate(self) -> float:
+        while True:
+            loss, most = self._test_loss(self.params, self.stats)
+            if int(most) <= self.capacity:
+                return float(loss)
+            self.grow(int(most))
+
+    def model(self) -> OGN:
+        return nnx.merge(self.graphdef, self.params, self.stats)
+
+    # checkpoints: every leaf of (params, stats, opt_state) in tree order, plus the step
+    def state_leaves(self):
+        return jax.tree.leaves((self.params, self.stats, self.opt_state))
+
+    def save(self, path: Path, meta: dict) -> None:
+        arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(self.state_leaves())}
+        arrays["meta"] = np.frombuffer(json.dumps(meta | {"step": self.step}).encode(), dtype=np.uint8)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        _atomic_write_bytes(path, buffer.getvalue())
+
+    def restore(self, path: Path) -> dict:
+        meta, leaves = read_checkpoint(path)
+        ref = self.state_leaves()
+        check_leaves(path, ref, leaves)
+        treedef = jax.tree.structure((self.params, self.stats, self.opt_state))
+        restored = jax.tree.unflatten(treedef, [jnp.asarray(x, r.dtype) for x, r in zip(leaves, ref)])
+        self.params, self.stats, self.opt_state = restored
+        self.step = int(meta["step"])
+        return meta
+
+
+def read_checkpoint(path: Path) -> tuple[dict, list[np.ndarray]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint")
+    try:
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            leaves = [z[f"leaf_{i:04d}"] for i in range(len(z.files) - 1)]
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"{path}: not an ogn checkpoint ({err})") from err
+    return meta, leaves
+
+
+def check_leaves(path, ref, leaves) -> None:
+    if len(leaves) < len(ref) or any(np.shape(a) != np.shape(b) for a, b in zip(ref, leaves)):
+        raise ValueError(f"{path}: checkpoint does not match the model in config.yaml (shapes differ)")
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the run
+
+
+CURVE_FIELDS = ["step", "epoch", "train_loss", "test_loss", "learning_rate", "wall_time_s"]
+
+
+def edge_capacity(frames: list[Frames], cutoff: float, margin: float) -> tuple[int, int]:
+    """(capacity, most edges of any configuration of any split)."""
+    most = max(int(count_edges(f.positions.reshape(-1, *f.positions.shape[2:]), f.box, cutoff).max())
+               for f in frames)
+    return int(np.ceil(most * margin)) + 1, most
+
+
+def train_and_evaluate(
+    config: RunConfig,
+    workdir: str | Path,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    progress_factory=None,
+) -> dict:
+    """Train per `config` into `workdir`. Returns the final run info (also in RUN/run.json)."""
+    workdir = Path(workdir)
+    c = config.train
+    ckpt_path = workdir / "checkpoint.npz"
+    if ckpt_path.exists() and not resume:
+        raise FileExistsError(f"{workdir} already holds a run; pass --resume to continue it or choose another --out")
+    if resume:
+        if not ckpt_path.exists():
+            raise FileNotFoundError(f"{workdir}: nothing to resume (no checkpoint.npz)")
+        saved = config_from_dict(yaml.safe_load((workdir / "config.yaml").read_text()))
+        if saved.model != config.model or dataclasses.replace(saved.train, steps=c.steps) != c:
+            raise ValueError(f"{workdir}: config differs from the run's config.yaml (only train.steps may change)")
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    dataset = read_metadata(config.data)
+    system = dataset["system"]
+    cutoff = float(system["neighbor_cutoff"])
+    log(f"loading {config.data}")
+    train_frames, test_frames = load_frames(config.data, "train"), load_frames(config.data, "test")
+    if c.k > dataset["spec"]["k_max"]:
+        raise ValueError(f"train.k = {c.k} exceeds the dataset's k_max = {dataset['spec']['k_max']}")
+    train = PairData.from_frames(train_frames, c.k)
+    test = PairData.from_frames(test_frames, c.k, starts=test_frames.spread_starts(c.k, c.test_pairs))
+    capacity, most = edge_capacity([train_frames, test_frames], cutoff, c.edge_capacity_margin)
+    log(f"{len(train.starts)} training pairs, {len(test.starts)} test pairs at k = {c.k}; "
+        f"N = {train.n_atoms}, at most {most} edges ({most / train.n_atoms:.1f} per atom), capacity {capacity}")
+    trainer = Trainer(config, train, test, len(system["species"]), cutoff, capacity)
+
+    curve: list[dict] = []
+    wall_before = 0.0
+    if resume:
+        meta = trainer.restore(ckpt_path)
+        wall_before = float(meta.get("wall_time_s", 0.0))
+        curve = [r for r in _read_curve(workdir / "curve.csv") if int(r["step"]) <= trainer.step]
+        log(f"resumed at step {trainer.step}")
+    else:
+        atomic_write_text(workdir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+    schedule = Schedule(len(train.starts), c.batch_size, c.seed, c.augment)
+    lr = learning_rate_schedule(c)
+    t_start = time.perf_counter()
+    recent: list[float] = []
+
+    def info() -> dict:
+        return {
+            "format": "ogn-run-1",
+            "system": system,
+            "dataset": str(config.data),
+            "dataset_spec": dataset["spec"],
+            "k": c.k,
+            "dt": system["dt"],
+            "cutoff": cutoff,
+            "n_atoms": train.n_atoms,
+            "edge_capacity": trainer.capacity,
+            "step": trainer.step,
+            "epoch": schedule.epoch_of(trainer.step),
+            "wall_time_s": wall_before + time.perf_counter() - t_start,
+            "device": str(jax.devices()[0].device_kind),
+            "jax_version": jax.__version__,
+            "ogn_version": __version__,
+            "test_loss": curve[-1]["test_loss"] if curve else None,
+        }
+
+    def checkpoint():
+        meta = info()
+        trainer.save(ckpt_path, meta)
+        atomic_write_text(workdir / "run.json", json.dumps(meta, indent=2) + "\n")
+        _write_curve(workdir / "curve.csv", curve)
+        plot_curve(workdir / "curve.png", curve, f"{system['name']}, k = {c.k}, {config.model.layers} MPNN layers")
+
+    def record():
+        test_loss = trainer.evaluate()
+        curve.append({
+            "step": trainer.step, "epoch": schedule.epoch_of(trainer.step),
+            "train_loss": float(np.mean(recent)) if recent else float("nan"), "test_loss": test_loss,
+            "learning_rate": float(lr(trainer.step)), "wall_time_s": wall_before + time.perf_counter() - t_start,
+        })
+        recent.clear()
+        return test_loss
+
+    from ogn.md.run import _NoProgress
+
+    progress_factory = progress_factory or _NoProgress
+    test_loss = record() if not curve else curve[-1]["test_loss"]
+    last_test, last_ckpt = trainer.step, trainer.step
+    try:
+        with progress_factory("training", c.steps, start=trainer.step) as advance:
+            while trainer.step < c.steps:
+                n = min(c.steps_per_call, c.steps - trainer.step)
+                t0 = time.perf_counter()
+                losses = trainer.run_steps(schedule.picks(trainer.step, n))
+                if not np.all(np.isfinite(losses)):
+                    raise FloatingPointError(f"non-finite training loss by step {trainer.step}; last checkpoint kept")
+                recent.extend(losses.tolist())
+                if trainer.step - last_test >= c.test_every or trainer.step >= c.steps:
+                    test_loss = record()
+                    last_test = trainer.step
+                if trainer.step - last_ckpt >= c.checkpoint_every:
+                    checkpoint()
+                    last_ckpt = trainer.step
+                advance(n, loss=float(np.mean(losses)), test_loss=test_loss, rate=n / (time.perf_counter() - t0))
+    except KeyboardInterrupt:
+        checkpoint()
+        log(f"interrupted: checkpoint at step {trainer.step} in {workdir}; continue with --resume")
+        raise
+    checkpoint()
+    return info()
+
+
+def _write_curve(path: Path, rows: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, CURVE_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _read_curve(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_curve(path: Path, rows: list[dict], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    steps = [r["step"] for r in rows]
+    ax.plot(steps, [r["train_loss"] for r in rows], label="training (mean since last test)")
+    ax.plot(steps, [r["test_loss"] for r in rows], label="test")
+    ax.set_yscale("log")
+    ax.set_xlabel("gradient steps")
+    ax.set_ylabel("standardised loss L")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".partial.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# loading a trained run
+
+
+def load_run(run_dir: str | Path) -> tuple[OGN, dict, RunConfig]:
+    """(model with the trained weights and frozen statistics, run info, config) of a run directory."""
+    run_dir = Path(run_dir)
+    for name in ("config.yaml", "run.json", "checkpoint.npz"):
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(f"{run_dir}: no {name}; not a trained run directory")
+    config = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    info = json.loads((run_dir / "run.json").read_text())
+    model = OGN(len(info["system"]["species"]), config.model, nnx.Rngs(0))
+    graphdef, params, stats = nnx.split(model, nnx.Param, Statistic)
+    meta, leaves = read_checkpoint(run_dir / "checkpoint.npz")
+    ref = jax.tree.leaves((params, stats))
+    check_leaves(run_dir / "checkpoint.npz", ref, leaves)
+    params, stats = jax.tree.unflatten(
+        jax.tree.structure((params, stats)), [jnp.asarray(x, r.dtype) for x, r in zip(leaves, ref)]
+    )
+    return nnx.merge(graphdef, params, stats), info, config
