@@ -31,7 +31,7 @@ def _lammps_snapshot(preset: str, n_atoms: int | None, seed: int) -> Structure:
     return Structure(t.positions[0], t.species, t.box, t.velocities[0])
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def lammps_snapshot():
     """lammps_snapshot(preset, n_atoms=None, seed=1) -> Structure (cached per session)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -71,6 +71,14 @@ def make_force_field(system: System, species, capacity_multiplier: float = 1.25)
     if species.min() < 0 or species.max() >= system.n_species:
         bad = species[(species < 0) | (species >= system.n_species)][0]
         raise ValueError(f"unknown species index {bad}: preset {system.name!r} has {system.n_species} species")
+    return _force_field(system, species.tobytes(), capacity_multiplier, np.dtype(float_dtype()).name)
+
+
+@lru_cache(maxsize=16)
+def _force_field(system: System, species_bytes: bytes, capacity_multiplier: float, dtype: str) -> ForceField:
+    """Cached: the compiled steps take the force field as a static argument, so handing back the same object
+    for the same system lets a second trajectory (a dataset, a test) reuse the first one's compilation."""
+    species = np.frombuffer(species_bytes, dtype=np.int32)
     box = jnp.asarray(system.box, dtype=float_dtype())
     displacement_fn, shift_fn = space.periodic(box)
     neighbor_fn = partition.neighbor_list(

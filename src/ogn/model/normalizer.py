@@ -26,22 +26,22 @@ class Normalizer(nnx.Module):
         n_new = weight.sum()
         mean_new = (weight[:, None] * x).sum(0) / jnp.maximum(n_new, 1.0)
         m2_new = (weight[:, None] * (x - mean_new) ** 2).sum(0)
-        n_old = self.count.value
+        n_old = self.count[...]
         total = n_old + n_new
-        delta = mean_new - self.mean.value
+        delta = mean_new - self.mean[...]
         frac = n_new / jnp.maximum(total, 1.0)
-        self.mean.value = self.mean.value + delta * frac
-        self.m2.value = self.m2.value + m2_new + delta**2 * n_old * frac
-        self.count.value = total
+        self.mean[...] = self.mean[...] + delta * frac
+        self.m2[...] = self.m2[...] + m2_new + delta**2 * n_old * frac
+        self.count[...] = total
 
     @property
     def std(self) -> jax.Array:
-        variance = self.m2.value / jnp.maximum(self.count.value, 1.0)
+        variance = self.m2[...] / jnp.maximum(self.count[...], 1.0)
         # a constant feature (one species) has zero variance: leave it centred, unscaled
         return jnp.where(variance > self.std_epsilon**2, jnp.sqrt(jnp.maximum(variance, self.std_epsilon**2)), 1.0)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return (x - self.mean.value) / self.std
+        return (x - self.mean[...]) / self.std
 
     def inverse(self, y: jax.Array) -> jax.Array:
-        return y * self.std + self.mean.value
+        return y * self.std + self.mean[...]

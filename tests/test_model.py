@@ -1,0 +1,204 @@
+"""The OGN network's contract (permutation, translation, periodic images, locality, layer coupling), the
+online normaliser, and the cube-symmetry augmentation."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from ogn.data.symmetry import apply_symmetry, cube_symmetries
+from ogn.model.graph import dense_graph, neighbor_list_graph
+from ogn.model.network import OGN, ModelConfig
+from ogn.model.normalizer import Normalizer
+from ogn.systems import get_system
+
+CUTOFF = 3.0
+CAPACITY = 40_000
+
+
+@pytest.fixture(scope="module")
+def config(request):
+    """An LJ liquid configuration (from LAMMPS) with velocities and species."""
+    snap = request.getfixturevalue("lammps_snapshot")("lj")
+    return snap.positions, snap.velocities, snap.species, get_system("lj").box
+
+
+def make_model(layers=2, order="per-node", seed=0):
+    model = OGN(2, ModelConfig(layers=layers, edge_first_layer=order), nnx.Rngs(seed))
+    # non-trivial statistics, so that the normalisers take part
+    rng = np.random.default_rng(1)
+    n = 50
+    model.node_normalizer.update(jnp.asarray(np.c_[np.eye(2)[rng.integers(0, 2, n)], rng.normal(0, 1.7, (n, 3))]))
+    model.edge_normalizer.update(jnp.asarray(rng.uniform(-3, 3, (n, 3))))
+    model.target_normalizer.update(jnp.asarray(rng.normal(0, 0.01, (n, 6))))
+    return model
+
+
+def predict(model, positions, velocities, species, box, capacity=CAPACITY):
+    graph = dense_graph(jnp.asarray(positions), box, CUTOFF, capacity)
+    assert int(graph.n_edges) <= capacity
+    dr, dv = model(jnp.asarray(velocities), jnp.asarray(species), graph)
+    return np.concatenate([np.asarray(dr), np.asarray(dv)], -1)
+
+
+def test_permutation_equivariance(config):
+    positions, velocities, species, box = config
+    model = make_model()
+    perm = np.random.default_rng(0).permutation(len(species))
+    out = predict(model, positions, velocities, species, box)
+    out_perm = predict(model, positions[perm], velocities[perm], species[perm], box)
+    np.testing.assert_allclose(out_perm, out[perm], rtol=1e-5, atol=1e-7)
+
+
+def test_translation_invariance_and_periodic_images(config):
+    positions, velocities, species, box = config
+    model = make_model()
+    out = predict(model, positions, velocities, species, box)
+    shifted = predict(model, positions + np.array([0.37, -1.2, 2.9]), velocities, species, box)
+    images = np.random.default_rng(0).integers(-3, 4, positions.shape)
+    unwrapped = predict(model, np.mod(positions, box) + images * box, velocities, species, box)
+    np.testing.assert_allclose(shifted, out, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(unwrapped, out, rtol=1e-5, atol=1e-7)
+
+
+def test_padding_and_edge_order_do_not_change_the_output(config):
+    positions, velocities, species, box = config
+    out = predict(make_model(order="per-node"), positions, velocities, species, box)
+    np.testing.assert_allclose(
+        predict(make_model(order="per-node"), positions, velocities, species, box, capacity=2 * CAPACITY), out,
+        rtol=1e-5, atol=1e-7,
+    )
+    np.testing.assert_allclose(predict(make_model(order="per-edge"), positions, velocities, species, box), out,
+                               rtol=1e-5, atol=1e-7)
+
+
+def _far_pair(positions, box, cutoff):
+    """An atom i and an atom j farther than cutoff from i (minimum image)."""
+    d = positions[:, None] - positions[None]
+    r = np.linalg.norm(d - box * np.round(d / box), axis=-1)
+    i = 0
+    return i, int(np.argmax(r[i])), r[i].max()
+
+
+def test_no_influence_beyond_the_cutoff_with_one_layer(config):
+    positions, velocities, species, box = config
+    i, j, r = _far_pair(np.asarray(positions), box, CUTOFF)
+    assert r > CUTOFF
+    kicked = np.array(velocities)
+    kicked[j] += 5.0
+    one = make_model(layers=1)
+    assert np.array_equal(predict(one, positions, kicked, species, box)[i],
+                          predict(one, positions, velocities, species, box)[i])
+    # the same kick does reach i through two layers (the check above can fail)
+    two = make_model(layers=2)
+    assert not np.allclose(predict(two, positions, kicked, species, box)[i],
+                           predict(two, positions, velocities, species, box)[i])
+
+
+def test_edge_latents_reach_the_next_layer(config):
+    positions, velocities, species, box = config
+    model = make_model(layers=2)
+    graph = dense_graph(jnp.asarray(positions), box, CUTOFF, CAPACITY)
+    net = model.network
+    nodes0 = net.node_encoder(model.node_normalizer(model.node_features(jnp.asarray(velocities),
+                                                                          jnp.asarray(species))))
+    edges0 = net.edge_encoder(model.edge_normalizer(graph.edge_vectors))
+    nodes1, edges1 = net.layers[0](nodes0, edges0, nodes0, edges0, graph)
+    nodes2, _ = net.layers[1](nodes1, edges1, nodes0, edges0, graph)
+    changed = edges1.at[0].add(1.0)  # one edge's latent, edge 0 is real (sender 0)
+    nodes2_changed, _ = net.layers[1](nodes1, changed, nodes0, edges0, graph)
+    moved = np.flatnonzero(np.abs(np.asarray(nodes2_changed - nodes2)).max(-1) > 0)
+    assert set(moved) == {int(graph.senders[0]), int(graph.receivers[0])}
+
+
+def test_neighbor_list_graph_equals_dense_graph(config):
+    from jax_md import partition, space
+
+    positions, _, _, box = config
+    wrapped = jnp.asarray(np.mod(positions, box))
+    displacement_fn, _ = space.periodic(box)
+    neighbor_fn = partition.neighbor_list(displacement_fn, box, CUTOFF, dr_threshold=0.5,
+                                          format=partition.NeighborListFormat.Sparse)
+    nl = neighbor_list_graph(wrapped, box, CUTOFF, neighbor_fn.allocate(wrapped).idx)
+    dense = dense_graph(wrapped, box, CUTOFF, CAPACITY)
+    assert int(nl.n_edges) == int(dense.n_edges)
+
+    def edge_set(g):
+        real = np.asarray(g.senders) < len(positions)
+        return {(int(s), int(r)) for s, r in zip(np.asarray(g.senders)[real], np.asarray(g.receivers)[real])}
+
+    assert edge_set(nl) == edge_set(dense)
+
+
+def test_normalizer_statistics_equal_everything_seen():
+    rng = np.random.default_rng(0)
+    norm = Normalizer(4)
+    seen = []
+    for size in (7, 1, 300, 55):
+        x = rng.normal(3.0, [0.1, 1.0, 10.0, 1e-3], (size, 4))
+        mask = rng.random(size) < 0.7
+        norm.update(jnp.asarray(x), jnp.asarray(mask))
+        seen.append(x[mask])
+    seen = np.concatenate(seen)
+    assert float(norm.count[...]) == len(seen)
+    np.testing.assert_allclose(norm.mean[...], seen.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(norm.std, seen.std(0), rtol=1e-10)
+    np.testing.assert_allclose(norm.inverse(norm(jnp.asarray(seen))), seen, rtol=1e-12)
+
+
+def test_cube_symmetries_are_the_48_distinct_orthogonal_maps():
+    mats = cube_symmetries()
+    assert mats.shape == (48, 3, 3)
+    assert len({m.tobytes() for m in mats}) == 48
+    for m in mats:
+        np.testing.assert_array_equal(m @ m.T, np.eye(3))
+    np.testing.assert_array_equal(mats[0], np.eye(3))
+
+
+def test_each_symmetry_maps_a_pair_to_the_pair_md_gives(config, lammps_snapshot):
+    """The target of the transformed input (by MD from it) is the transformed target."""
+    from ogn.md.simulate import init_state, make_force_field, run_nve
+
+    system = get_system("lj")
+    snap = lammps_snapshot("lj")
+    ff = make_force_field(system, snap.species)
+    k = 5
+
+    def md_target(positions, velocities):
+        neighbor = ff.allocate(jnp.asarray(np.mod(positions, system.box)))
+        state = init_state(ff, positions, velocities, neighbor)
+        frames = []
+        run_nve(ff, state, neighbor, k, k, on_frames=frames.append)
+        dr = frames[-1].positions[-1] - positions
+        dr -= system.box * np.round(dr / system.box)
+        return np.concatenate([dr, frames[-1].velocities[-1] - velocities], -1)
+
+    positions = np.mod(snap.positions, system.box)
+    target = md_target(positions, snap.velocities)
+    assert np.abs(target[:, :3]).max() > 0.01  # the atoms moved
+    for m in cube_symmetries():
+        p, v, t = (np.asarray(x) for x in apply_symmetry(jnp.asarray(m), system.box, positions, snap.velocities,
+                                                          target))
+        np.testing.assert_allclose(md_target(p, v), t, rtol=0, atol=1e-9)
+
+
+def test_model_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="edge_first_layer"):
+        ModelConfig(edge_first_layer="sideways")
+    with pytest.raises(ValueError, match="layers"):
+        dataclasses.replace(ModelConfig(), layers=0)
+
+
+def test_initialisation_scales_weights_by_fan_in():
+    model = OGN(2, ModelConfig(layers=1, latent=64, hidden=64), nnx.Rngs(0))
+    kernel = np.asarray(model.network.layers[0].node_mlp.hidden.kernel[...])  # fan-in 4 x 64
+    assert abs(kernel.std() - 1 / np.sqrt(256)) < 0.1 / np.sqrt(256)
+    edge = model.network.layers[0].edge_mlp
+    blocks = np.concatenate([np.asarray(b.kernel[...]) for b in (edge.edge_block, edge.sender_block,
+                                                                     edge.receiver_block)])
+    assert abs(blocks.std() - 1 / np.sqrt(384)) < 0.1 / np.sqrt(384)  # the split layer's whole fan-in
+    assert not np.any(np.asarray(model.network.layers[0].node_mlp.hidden.bias[...]))
+    jax.tree.leaves(nnx.state(model))  # the model is a plain pytree of arrays
