@@ -9,6 +9,7 @@ import functools
 import numpy as np
 import pytest
 
+from ogn.data.dataset import DatasetSpec
 from ogn.io.lammps_data import Structure
 
 
@@ -46,3 +47,37 @@ def relative_errors(energy, forces, ref_energy, ref_forces):
     """|dE| / |E| and max |dF| / max |F|."""
     forces, ref_forces = np.asarray(forces), np.asarray(ref_forces)
     return abs(float(energy) - ref_energy) / abs(ref_energy), np.abs(forces - ref_forces).max() / np.abs(ref_forces).max()
+
+
+LJ_DATASET_SPEC = DatasetSpec(trajectories=2, test_trajectories=1, steps=150, k_max=5, test_pairs=10)
+
+
+@pytest.fixture(scope="session")
+def lj_dataset(tmp_path_factory):
+    """A small LJ dataset: 2 training and 1 test trajectories of 155 frames, k <= 5."""
+    from ogn.data.dataset import make_dataset
+    from ogn.systems import get_system
+
+    out = tmp_path_factory.mktemp("lj-data")
+    make_dataset(get_system("lj"), LJ_DATASET_SPEC, out, log=lambda s: None)
+    return out
+
+
+def small_config(data, **train):
+    """A 1-layer, 16-wide model at k = 5 that trains 40 steps in seconds."""
+    from ogn.model.network import ModelConfig
+    from ogn.train import RunConfig, TrainConfig
+
+    defaults = dict(k=5, steps=40, steps_per_call=10, test_every=20, checkpoint_every=20, test_pairs=5)
+    return RunConfig(data=str(data), model=ModelConfig(layers=1, latent=16, hidden=16),
+                     train=TrainConfig(**(defaults | train)))
+
+
+@pytest.fixture(scope="session")
+def small_run(lj_dataset, tmp_path_factory):
+    """A run directory trained 40 steps by small_config."""
+    from ogn.train import train_and_evaluate
+
+    out = tmp_path_factory.mktemp("runs") / "small"
+    train_and_evaluate(small_config(lj_dataset), out, log=lambda s: None)
+    return out

@@ -131,6 +131,12 @@ def test_neighbor_list_graph_equals_dense_graph(config):
         return {(int(s), int(r)) for s, r in zip(np.asarray(g.senders)[real], np.asarray(g.receivers)[real])}
 
     assert edge_set(nl) == edge_set(dense)
+    for g in (nl, dense):  # e_ij = r_j - r_i by minimum image (paper 4.2 i), checked by numpy
+        real = np.asarray(g.senders) < len(positions)
+        i, j = np.asarray(g.senders)[real], np.asarray(g.receivers)[real]
+        expected = np.mod(positions, box)[j] - np.mod(positions, box)[i]
+        expected -= box * np.round(expected / box)
+        np.testing.assert_allclose(np.asarray(g.edge_vectors)[real], expected, atol=1e-10)
 
 
 def test_normalizer_statistics_equal_everything_seen():

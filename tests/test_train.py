@@ -7,28 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from ogn.data.dataset import DatasetError, DatasetSpec, load_frames, make_dataset, read_metadata
+from ogn.data.dataset import DatasetError, load_frames, make_dataset, read_metadata
 from ogn.io.h5md import read_trajectory
 from ogn.model.network import ModelConfig
 from ogn.systems import get_system
-from ogn.train import (
-    RunConfig, Schedule, TrainConfig, load_config, load_run, train_and_evaluate,
-)
+from ogn.train import RunConfig, Schedule, TrainConfig, load_config, load_run, train_and_evaluate
 
-SPEC = DatasetSpec(trajectories=2, test_trajectories=1, steps=150, k_max=5, test_pairs=10)
-
-
-@pytest.fixture(scope="session")
-def lj_dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lj-data")
-    make_dataset(get_system("lj"), SPEC, out, log=lambda s: None)
-    return out
-
-
-def small_config(data, **train):
-    defaults = dict(k=5, steps=40, steps_per_call=10, test_every=20, checkpoint_every=20, test_pairs=5)
-    return RunConfig(data=str(data), model=ModelConfig(layers=1, latent=16, hidden=16),
-                     train=TrainConfig(**(defaults | train)))
+from conftest import LJ_DATASET_SPEC as SPEC
+from conftest import small_config
 
 
 def test_dataset_files_metadata_and_targets(lj_dataset):
@@ -160,3 +146,13 @@ def test_short_training_learns(lj_dataset, tmp_path):
     curve = (tmp_path / "run" / "curve.csv").read_text().splitlines()
     assert float(curve[1].split(",")[3]) > 1.0  # the untrained network's test loss
     assert (tmp_path / "run" / "curve.png").stat().st_size > 0
+
+
+def test_every_shipped_config_loads():
+    from pathlib import Path
+
+    paths = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+    assert len(paths) >= 9
+    for path in paths:
+        config = load_config(path)
+        assert config.train.k >= 1 and config.model.layers in (2, 10)

@@ -164,3 +164,76 @@ def replace_section(path: Path, name: str, body: str) -> None:
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
     text = pattern.sub(lambda m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     atomic_write_text(path, text)
+
+
+def bench_train(layers=(2, 10), orders=("per-node", "per-edge"), preset="lj", steps=30, repeats=3,
+                out="BENCHMARKS.md", log=print) -> list[dict]:
+    """Gradient steps/s and XLA's peak-memory estimate of the compiled training step (`ogn bench train`)."""
+    import resource
+
+    import jax
+    import jax.numpy as jnp
+
+    from ogn.data.dataset import Frames
+    from ogn.md.simulate import init_state, make_force_field, run_nve, set_precision
+    from ogn.model.network import ModelConfig
+    from ogn.systems import get_system
+    from ogn.train import PairData, RunConfig, Schedule, TrainConfig, Trainer, edge_capacity
+
+    set_precision("float32")
+    system = get_system(preset)
+    structure = prepare_liquid(system)
+    ff = make_force_field(system, structure.species)
+    neighbor = ff.allocate(jnp.asarray(np.mod(structure.positions, system.box)))
+    chunks = []
+    run_nve(ff, init_state(ff, structure.positions, structure.velocities, neighbor), neighbor, 40, 1,
+            on_frames=chunks.append)
+    positions = np.concatenate([c.positions for c in chunks])[None]
+    velocities = np.concatenate([c.velocities for c in chunks])[None]
+    frames = Frames(positions, velocities, np.asarray(structure.species), system.box)
+    k = 5
+    data = PairData.from_frames(frames, k)
+    capacity, most = edge_capacity([frames], system.neighbor_cutoff, 1.05)
+    rows = []
+    for n_layers in layers:
+        for order in orders:
+            config = RunConfig(data="-", model=ModelConfig(layers=n_layers, edge_first_layer=order),
+                               train=TrainConfig(k=k, steps_per_call=steps))
+            trainer = Trainer(config, data, data, system.n_species, system.neighbor_cutoff, capacity)
+            schedule = Schedule(len(data.starts), 1, 0, True)
+            picks = jnp.asarray(schedule.picks(0, steps))
+            compiled = trainer._train_chunk.lower(trainer.params, trainer.stats, trainer.opt_state, picks).compile()
+            memory = compiled.memory_analysis()
+            peak = (memory.temp_size_in_bytes + memory.argument_size_in_bytes + memory.output_size_in_bytes
+                    if memory is not None else float("nan"))
+            trainer.run_steps(schedule.picks(0, steps))  # warm-up
+            times = []
+            for r in range(repeats):
+                t0 = time.perf_counter()
+                trainer.run_steps(schedule.picks(steps * (r + 1), steps))
+                times.append(time.perf_counter() - t0)
+            row = {"layers": n_layers, "order": order, "ms_per_step": 1e3 * float(np.median(times)) / steps,
+                   "peak_mib": peak / 2**20}
+            log(f"{n_layers} layers, {order}: {row['ms_per_step']:.1f} ms/step, XLA peak {row['peak_mib']:.0f} MiB")
+            rows.append(row)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines = [
+        "## Training throughput (`ogn bench train`)",
+        "",
+        f"- date: {datetime.date.today().isoformat()}",
+        f"- machine: {machine_description()}",
+        f"- command: `ogn bench train {' '.join(shlex.quote(a) for a in sys.argv[3:])}`".replace("  ", " "),
+        f"- jax {jax.__version__} on {jax.devices()[0].platform}, float32; preset {preset}, N = {system.n_atoms},"
+        f" {most / system.n_atoms:.0f} edges per atom (capacity {capacity}), k = {k}, batch 1, cube symmetry on",
+        f"- median of {repeats} compiled calls of {steps} gradient steps each (after a warm-up call);"
+        " peak = XLA's buffer assignment of the compiled call (arguments + outputs + temporaries);"
+        f" process max RSS {rss:.0f} MiB",
+        "",
+        "| MPNN layers | edge MLP first layer | ms / gradient step | steps / s | XLA peak (MiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['layers']} | {r['order']} | {r['ms_per_step']:.1f} | {1e3 / r['ms_per_step']:.2f} |"
+                     f" {r['peak_mib']:.0f} |")
+    replace_section(Path(out), "bench train", "\n".join(lines))
+    return rows

@@ -110,6 +110,46 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_rollout(args) -> int:
+    import numpy as np
+
+    from ogn.evaluate.metrics import energies
+    from ogn.io.h5md import TrajectoryWriter
+    from ogn.md.run import load_init
+    from ogn.rollout import rollout
+    from ogn.systems import system_from_description
+    from ogn.train import load_run
+
+    console = _console()
+    model, info, _ = load_run(args.run)
+    system, start = load_init(system_from_description(info["system"]), args.init, args.frame)
+    console.log(f"rolling {args.run} (k = {info['k']}) for {args.steps} MD steps from {args.init}, N = {system.n_atoms}")
+    result = rollout(model, info, start.positions, start.velocities, start.species, system.box, args.steps,
+                     log=console.log)
+    potential, kinetic, _ = energies(system, start.species, result.positions, result.velocities)
+    meta = {"system": system.describe(), "model": str(args.run), "k": info["k"], "init": str(args.init)}
+    with TrajectoryWriter(args.out, start.species, system.box, system.dt, meta, system.units.name) as writer:
+        writer.append(result.steps, result.positions.astype(np.float64), result.velocities.astype(np.float64),
+                      potential, kinetic)
+    console.print(f"[bold]wrote[/bold] {args.out}: {len(result.steps)} predictions of {info['k']} MD steps")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from ogn.evaluate.report import evaluate_run
+
+    out = args.out or str(Path(args.run) / "evaluation")
+    console = _console()
+    s = evaluate_run(args.run, args.data, out, n_starts=args.starts, horizon=args.horizon,
+                     long_steps=args.long_steps, log=console.log)
+    for name, r in s["final_rmse"].items():
+        text = ("blew up" if r["position"] is None else
+                f"position RMSE {r['position']:.4g}, velocity RMSE {r['velocity']:.4g}")
+        console.print(f"  {name:>20}: {text} after {s['horizon_md_steps']} MD steps")
+    console.print(f"[bold]wrote[/bold] {out}/report.md")
+    return 0
+
+
 def cmd_energy(args) -> int:
     from ogn.md.simulate import set_precision
 
@@ -162,9 +202,12 @@ def cmd_convert(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from ogn.bench import bench_md
+    from ogn.bench import bench_md, bench_train
 
-    bench_md(sizes=args.sizes, presets=args.presets, steps=args.steps, out=args.out, engines=args.engines)
+    if args.what == "md":
+        bench_md(sizes=args.sizes, presets=args.presets, steps=args.steps, out=args.out, engines=args.engines)
+    else:
+        bench_train(layers=args.layers, orders=args.orders, steps=args.steps, out=args.out, log=_console().log)
     return 0
 
 
@@ -209,6 +252,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("rollout", help="run a trained OGN as a simulator, k MD steps per prediction (H5MD out)")
+    p.add_argument("run", help="trained run directory (ogn train) or a shipped model in models/")
+    p.add_argument("--init", required=True,
+                   help="start: H5MD trajectory, LAMMPS data file with Velocities, or extxyz with velocities")
+    p.add_argument("--frame", type=int, default=-1, help="frame of an H5MD --init file (default: last)")
+    p.add_argument("--steps", type=int, required=True, help="MD steps to simulate, a multiple of the model's k")
+    p.add_argument("--out", required=True, help="output trajectory FILE.h5, one frame per prediction")
+    p.set_defaults(func=cmd_rollout)
+
+    p = sub.add_parser("evaluate", help="roll a trained model out against MD and baselines; report and figures")
+    p.add_argument("run", help="trained run directory or shipped model")
+    p.add_argument("--data", required=True, help="dataset directory; its test trajectories are the reference")
+    p.add_argument("--out", help="report directory (default RUN/evaluation)")
+    p.add_argument("--starts", type=int, default=10, help="rollout starts spread over the test set (default 10)")
+    p.add_argument("--horizon", type=int, default=100, help="MD steps per rollout for the RMSE (default 100)")
+    p.add_argument("--long-steps", type=int, default=1000, help="MD steps of the long rollout (default 1000)")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("energy", help="potential energy and forces of a structure, in float64")
     _system_args(p)
     p.add_argument("structure", help="LAMMPS data file (atomic or charge) or extxyz")
@@ -228,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--sizes", nargs="+", type=int, default=[300, 3000, 10000])
     b.add_argument("--engines", nargs="+", default=["jax", "lammps"], choices=["jax", "lammps"])
     b.add_argument("--steps", type=int, help="timed steps per measurement (default: about 1e6 atom-steps)")
+    b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update")
+    b.set_defaults(func=cmd_bench)
+    b = bsub.add_parser("train", help="gradient steps/s and peak memory of OGN training at the lj preset (N = 265)")
+    b.add_argument("--layers", nargs="+", type=int, default=[2, 10], help="MPNN layer counts (default 2 10)")
+    b.add_argument("--orders", nargs="+", default=["per-node", "per-edge"], choices=["per-node", "per-edge"],
+                   help="ways to apply the edge MLP's first layer")
+    b.add_argument("--steps", type=int, default=20, help="gradient steps per timed call (default 20)")
     b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update")
     b.set_defaults(func=cmd_bench)
     return parser

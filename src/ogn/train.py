@@ -453,6 +453,9 @@ def train_and_evaluate(
             "learning_rate": float(lr(trainer.step)), "wall_time_s": wall_before + time.perf_counter() - t_start,
         })
         recent.clear()
+        row = curve[-1]
+        log(f"step {row['step']}: training loss {row['train_loss']:.4g}, test loss {test_loss:.4g}, "
+            f"learning rate {row['learning_rate']:.3g}, {row['wall_time_s']:.0f} s")
         return test_loss
 
     from ogn.md.run import _NoProgress

@@ -36,8 +36,8 @@ def dense_graph(positions: jax.Array, box: float, cutoff: float, capacity: int) 
     """All pairs closer than `cutoff`, O(N^2): for the small boxes of training sets (N of a few hundred)."""
     n = positions.shape[0]
     displacement_fn, _ = space.periodic(box)
-    # vectors[i, j] = r_j - r_i through the periodic displacement
-    vectors = space.map_product(displacement_fn)(positions, positions).swapaxes(0, 1)
+    # map_product(d)(R, R)[i, j] = d(R[j], R[i]) = r_j - r_i, through the periodic displacement
+    vectors = space.map_product(displacement_fn)(positions, positions)
     within = (jnp.sum(vectors**2, axis=-1) < cutoff**2) & ~jnp.eye(n, dtype=bool)
     senders, receivers = jnp.nonzero(within, size=capacity, fill_value=n)
     real = senders < n

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from ogn.model.graph import Graph
@@ -29,20 +30,30 @@ class ModelConfig:
     # blocks once per node and gathers the results per edge, "per-edge" gathers the nodes first. Same
     # function, same parameters; per-node does fewer FLOPs (see BENCHMARKS.md).
     edge_first_layer: str = "per-node"
+    # "zeros" (the issue's spec) or "truncated_normal" (paper 4.4 iv: biases drawn like the weights). With
+    # zero biases a ReLU MLP is positively homogeneous and the LayerNorm after it removes the scale of its
+    # input: the edge encoder then sees the direction of r_j - r_i but not its length until biases grow.
+    bias_init: str = "zeros"
 
     def __post_init__(self):
         if self.layers < 1 or self.latent < 1 or self.hidden < 1:
             raise ValueError(f"layers, latent and hidden must be >= 1, got {self.layers}, {self.latent}, {self.hidden}")
+        if self.bias_init not in ("zeros", "truncated_normal"):
+            raise ValueError(f"bias_init must be 'zeros' or 'truncated_normal', got {self.bias_init!r}")
         if self.edge_first_layer not in EDGE_ORDERS:
             raise ValueError(f"edge_first_layer must be one of {EDGE_ORDERS}, got {self.edge_first_layer!r}")
 
 
-def _linear(n_in: int, n_out: int, rngs: nnx.Rngs, fan_in: int | None = None, use_bias: bool = True) -> nnx.Linear:
+def _linear(n_in: int, n_out: int, rngs: nnx.Rngs, bias: str, fan_in: int | None = None,
+            use_bias: bool = True) -> nnx.Linear:
     """Weights from a truncated normal with variance 1 / fan_in (the whole layer's fan-in when this is one
-    block of a split layer), biases zero (paper 4.4 iv)."""
-    scale = n_in / (fan_in or n_in)
-    init = nnx.initializers.variance_scaling(scale, "fan_in", "truncated_normal")
-    return nnx.Linear(n_in, n_out, use_bias=use_bias, kernel_init=init, rngs=rngs)
+    block of a split layer); biases zero or drawn the same way (`ModelConfig.bias_init`)."""
+    fan_in = fan_in or n_in
+    init = nnx.initializers.variance_scaling(n_in / fan_in, "fan_in", "truncated_normal")
+    # jax's truncated normal (cut at 2 sigma) has a standard deviation of 0.8796 times its stddev argument
+    bias_init = (nnx.initializers.zeros_init() if bias == "zeros"
+                 else nnx.initializers.truncated_normal(1 / (np.sqrt(fan_in) * 0.87962566103423978)))
+    return nnx.Linear(n_in, n_out, use_bias=use_bias, kernel_init=init, bias_init=bias_init, rngs=rngs)
 
 
 def _gather(x: jax.Array, idx: jax.Array) -> jax.Array:
@@ -57,9 +68,9 @@ class MLP(nnx.Module):
     """One hidden layer with ReLU, an output layer with ReLU, then LayerNorm (paper 4.3 i, ii). The decoder
     variant has a linear output and no LayerNorm."""
 
-    def __init__(self, n_in: int, hidden: int, n_out: int, rngs: nnx.Rngs, decoder: bool = False):
-        self.hidden = _linear(n_in, hidden, rngs)
-        self.out = _linear(hidden, n_out, rngs)
+    def __init__(self, n_in: int, hidden: int, n_out: int, rngs: nnx.Rngs, bias: str, decoder: bool = False):
+        self.hidden = _linear(n_in, hidden, rngs, bias)
+        self.out = _linear(hidden, n_out, rngs, bias)
         self.norm = None if decoder else nnx.LayerNorm(n_out, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -71,12 +82,12 @@ class EdgeMLP(nnx.Module):
     """f_e^l([e^l_ij, e^0_ij], [n^l_i, n^0_i], [n^l_j, n^0_j]) with its first layer split into the edge,
     sender and receiver blocks."""
 
-    def __init__(self, latent: int, hidden: int, rngs: nnx.Rngs, order: str):
+    def __init__(self, latent: int, hidden: int, rngs: nnx.Rngs, order: str, bias: str):
         fan_in = 6 * latent
-        self.edge_block = _linear(2 * latent, hidden, rngs, fan_in)
-        self.sender_block = _linear(2 * latent, hidden, rngs, fan_in, use_bias=False)
-        self.receiver_block = _linear(2 * latent, hidden, rngs, fan_in, use_bias=False)
-        self.out = _linear(hidden, latent, rngs)
+        self.edge_block = _linear(2 * latent, hidden, rngs, bias, fan_in)
+        self.sender_block = _linear(2 * latent, hidden, rngs, bias, fan_in, use_bias=False)
+        self.receiver_block = _linear(2 * latent, hidden, rngs, bias, fan_in, use_bias=False)
+        self.out = _linear(hidden, latent, rngs, bias)
         self.norm = nnx.LayerNorm(latent, rngs=rngs)
         self.order = order
 
@@ -94,9 +105,9 @@ class EdgeMLP(nnx.Module):
 
 
 class MPNNLayer(nnx.Module):
-    def __init__(self, latent: int, hidden: int, rngs: nnx.Rngs, order: str):
-        self.edge_mlp = EdgeMLP(latent, hidden, rngs, order)
-        self.node_mlp = MLP(4 * latent, hidden, latent, rngs)
+    def __init__(self, latent: int, hidden: int, rngs: nnx.Rngs, order: str, bias: str):
+        self.edge_mlp = EdgeMLP(latent, hidden, rngs, order, bias)
+        self.node_mlp = MLP(4 * latent, hidden, latent, rngs, bias)
 
     def __call__(self, nodes, edges, nodes0, edges0, graph: Graph):
         n = nodes.shape[0]
@@ -112,10 +123,11 @@ class OGNNetwork(nnx.Module):
 
     def __init__(self, n_species: int, config: ModelConfig, rngs: nnx.Rngs):
         c = config
-        self.node_encoder = MLP(n_species + 3, c.hidden, c.latent, rngs)
-        self.edge_encoder = MLP(3, c.hidden, c.latent, rngs)
-        self.layers = nnx.List([MPNNLayer(c.latent, c.hidden, rngs, c.edge_first_layer) for _ in range(c.layers)])
-        self.decoder = MLP(c.latent, c.hidden, 6, rngs, decoder=True)
+        b = c.bias_init
+        self.node_encoder = MLP(n_species + 3, c.hidden, c.latent, rngs, b)
+        self.edge_encoder = MLP(3, c.hidden, c.latent, rngs, b)
+        self.layers = nnx.List([MPNNLayer(c.latent, c.hidden, rngs, c.edge_first_layer, b) for _ in range(c.layers)])
+        self.decoder = MLP(c.latent, c.hidden, 6, rngs, b, decoder=True)
 
     def __call__(self, node_features: jax.Array, edge_features: jax.Array, graph: Graph) -> jax.Array:
         nodes0 = self.node_encoder(node_features)

@@ -14,9 +14,9 @@ class Statistic(nnx.Variable):
 
 class Normalizer(nnx.Module):
     def __init__(self, size: int, std_epsilon: float = 1e-8):
-        self.count = Statistic(jnp.zeros(()))
-        self.mean = Statistic(jnp.zeros(size))
-        self.m2 = Statistic(jnp.zeros(size))  # sum of squared deviations from the mean
+        self.count = Statistic(jnp.zeros((), jnp.float32))
+        self.mean = Statistic(jnp.zeros(size, jnp.float32))
+        self.m2 = Statistic(jnp.zeros(size, jnp.float32))  # sum of squared deviations from the mean
         self.std_epsilon = std_epsilon
 
     def update(self, x: jax.Array, mask: jax.Array | None = None) -> None:

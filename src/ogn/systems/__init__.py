@@ -230,3 +230,10 @@ def get_system(
     if unknown:
         raise ValueError(f"unknown system fields {sorted(unknown)}")
     return dataclasses.replace(system, **overrides) if overrides else system
+
+
+def system_from_description(d: dict) -> System:
+    """The System a `describe()` dictionary was written from (dataset and run metadata)."""
+    system = get_system(d["name"], temperature=d["temperature"], dt=d["dt"],
+                        skin=d["neighbor_cutoff"] - d["potential_cutoff"])
+    return dataclasses.replace(system, counts=tuple(d["counts"]), box=d["box"])

@@ -1,0 +1,80 @@
+"""Figures of merit of a rollout against MD: RMSE, energies and momentum with the true potential, MSD, RDF."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ogn.systems import System
+
+
+def minimum_image(d: np.ndarray, box: float) -> np.ndarray:
+    return d - box * np.round(d / box)
+
+
+def rmse(predicted: np.ndarray, true: np.ndarray, box: float | None = None) -> np.ndarray:
+    """(..., N, 3) -> (...): root mean square error over atoms and x, y, z components (the paper compares the
+    velocity RMSE with sqrt(kB T / m), a per-component scale). With `box`, differences by minimum image."""
+    d = predicted - true
+    if box is not None:
+        d = minimum_image(d, box)
+    return np.sqrt(np.mean(d**2, axis=(-2, -1)))
+
+
+def msd(positions: np.ndarray) -> np.ndarray:
+    """(F, N, 3) unwrapped -> (F,) mean square displacement from frame 0."""
+    return np.mean(np.sum((positions - positions[0]) ** 2, axis=-1), axis=-1)
+
+
+def cage_length(system: System, times: np.ndarray, msd_values: np.ndarray) -> float:
+    """sqrt(MSD) at its plateau, taken where d log MSD / d log t is smallest (between the ballistic t^2 and
+    the diffusive t regimes); for a liquid without a plateau this is the crossover, where the slope is 1
+    or more everywhere, so the length at the end of the ballistic regime."""
+    t, m = times[1:], msd_values[1:]
+    good = (t > 0) & (m > 0)
+    t, m = t[good], m[good]
+    slope = np.gradient(np.log(m), np.log(t))
+    ballistic_over = np.flatnonzero(slope < 1.5)
+    i = int(ballistic_over[np.argmin(slope[ballistic_over])]) if len(ballistic_over) else len(t) - 1
+    return float(np.sqrt(m[i]))
+
+
+def velocity_scale(system: System) -> float:
+    """sqrt(kB T / m) with m the mean atomic mass, in the system's velocity units (paper 2.2)."""
+    mass = float(np.mean(system.atom_masses(system.species())))
+    return float(np.sqrt(system.units.boltzmann * system.temperature / (system.units.mvv2e * mass)))
+
+
+def energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
+    """(F,) potential, kinetic energy with the true potential (float64), and (F, 3) total momentum."""
+    import jax.numpy as jnp
+
+    from ogn.md.simulate import kinetic_energy, make_force_field
+
+    ff = make_force_field(system, species)
+    wrapped = np.mod(positions, system.box)
+    neighbor = ff.allocate(jnp.asarray(wrapped[0]))
+    potential = []
+    for r in wrapped:
+        neighbor = neighbor.update(jnp.asarray(r))
+        if bool(neighbor.did_buffer_overflow):
+            neighbor = ff.allocate(jnp.asarray(r))
+        potential.append(float(ff.energy_fn(jnp.asarray(r), neighbor.idx)))
+    masses = np.asarray(ff.masses)
+    kinetic = np.array([float(kinetic_energy(jnp.asarray(v), ff.masses, system.units.mvv2e)) for v in velocities])
+    momentum = np.einsum("n,fnk->fk", masses, velocities)
+    return np.array(potential), kinetic, momentum
+
+
+def rdf(positions: np.ndarray, box: float, r_max: float, bins: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """g(r) of all pairs averaged over frames (F, N, 3); r_max <= box / 2."""
+    r_max = min(r_max, box / 2)
+    edges = np.linspace(0, r_max, bins + 1)
+    counts = np.zeros(bins)
+    n = positions.shape[1]
+    for frame in positions:
+        d = minimum_image(frame[:, None] - frame[None], box)
+        r = np.linalg.norm(d, axis=-1)[np.triu_indices(n, 1)]
+        counts += np.histogram(r, edges)[0]
+    shell = 4 / 3 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    ideal = shell * (n / box**3) * n / 2 * len(positions)
+    return 0.5 * (edges[1:] + edges[:-1]), counts / ideal

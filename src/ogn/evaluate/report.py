@@ -1,0 +1,256 @@
+"""`ogn evaluate`: a trained model rolled out against the MD it replaces, on the dataset's independent test
+trajectories, next to two cheap baselines from the same starts (constant velocity; velocity Verlet at k dt).
+
+Writes OUT/metrics.json, OUT/report.md and the figures (paper Figs. 2B, 2C, 4B; ESI S4 MSD; RDF).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ogn.data.dataset import load_frames, read_metadata
+from ogn.evaluate import metrics
+from ogn.io.lammps_data import atomic_write_text
+from ogn.rollout import RolloutError, rollout
+from ogn.systems import System, system_from_description
+
+
+def md_rollout(system: System, species, positions, velocities, n_steps: int, every: int, dt: float):
+    """Velocity Verlet (float64) at timestep `dt` for n_steps of that dt, a frame every `every` of them.
+    Returns (positions, velocities) per frame, or None if it blew up."""
+    from ogn.md.simulate import SimulationError, init_state, make_force_field, run_nve, set_precision
+
+    set_precision("float64")
+    system = dataclasses.replace(system, dt=dt)
+    ff = make_force_field(system, species)
+    neighbor = ff.allocate(np.mod(positions, system.box))
+    frames = []
+    try:
+        run_nve(ff, init_state(ff, positions, velocities, neighbor), neighbor, n_steps, every,
+                on_frames=frames.append, max_temperature=20 * system.temperature, log=lambda s: None)
+    except SimulationError:
+        return None
+    return (np.concatenate([f.positions for f in frames]), np.concatenate([f.velocities for f in frames]))
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    n_starts: int = 10,
+    horizon: int = 100,
+    long_steps: int = 1000,
+    log: Callable[[str], None] = print,
+) -> dict:
+    from ogn.train import load_run
+
+    model, info, _ = load_run(run_dir)
+    dataset = read_metadata(data_dir)
+    system = system_from_description(dataset["system"])
+    k = int(info["k"])
+    if horizon % k or long_steps % k:
+        raise ValueError(f"horizon ({horizon}) and long rollout ({long_steps}) must be multiples of k = {k}")
+    frames = load_frames(data_dir, "test")
+    if frames.n_frames <= horizon:
+        raise ValueError(f"test trajectories have {frames.n_frames} frames; a {horizon}-step horizon needs more")
+    starts = frames.spread_starts(horizon, n_starts)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    box, species = frames.box, frames.species
+    n_pred = horizon // k
+    steps = k * np.arange(1, n_pred + 1)
+
+    errors = {name: {"position": [], "velocity": []} for name in ("ogn", "constant velocity", f"MD at {k} dt")}
+    first = None
+    for i, (t, f) in enumerate(starts):
+        log(f"start {i + 1}/{len(starts)}: test trajectory {t}, frame {f}")
+        r0, v0 = frames.positions[t, f], frames.velocities[t, f]
+        true_r, true_v = frames.positions[t, f + steps], frames.velocities[t, f + steps]
+        predictions = {}
+        try:
+            result = rollout(model, info, r0, v0, species, box, horizon, log=log)
+            predictions["ogn"] = (result.positions, result.velocities)
+        except RolloutError as err:
+            log(f"  OGN rollout failed: {err}")
+            predictions["ogn"] = None
+        predictions["constant velocity"] = (r0 + v0 * (steps[:, None, None] * system.dt), np.broadcast_to(v0, true_v.shape))
+        predictions[f"MD at {k} dt"] = md_rollout(system, species, r0, v0, n_pred, 1, k * system.dt)
+        for name, pred in predictions.items():
+            if pred is None:
+                errors[name]["position"].append(np.full(n_pred, np.inf))
+                errors[name]["velocity"].append(np.full(n_pred, np.inf))
+            else:
+                errors[name]["position"].append(metrics.rmse(pred[0], true_r, box))
+                errors[name]["velocity"].append(metrics.rmse(pred[1], true_v))
+        if first is None:
+            first = dict(t=t, f=f, true_r=true_r, true_v=true_v, predictions=predictions)
+
+    rmse = {name: {q: np.mean(v, axis=0) for q, v in e.items()} for name, e in errors.items()}
+
+    # energy and momentum along one rollout (Fig. 4B): OGN, MD at dt (the test trajectory), MD at k dt
+    t0, f0 = first["t"], first["f"]
+    r0, v0 = frames.positions[t0, f0], frames.velocities[t0, f0]
+    energy_curves = {}
+    for name, (pos, vel) in {
+        "MD at dt": (first["true_r"], first["true_v"]),
+        "ogn": first["predictions"]["ogn"] or (None, None),
+        f"MD at {k} dt": first["predictions"][f"MD at {k} dt"] or (None, None),
+    }.items():
+        if pos is not None:
+            pe, ke, p = metrics.energies(system, species, np.concatenate([r0[None], pos]),
+                                         np.concatenate([v0[None], vel]))
+            energy_curves[name] = {"potential": pe, "kinetic": ke, "momentum": p}
+
+    # long rollout: MSD, energy, RDF against MD from the same start
+    log(f"long rollout: {long_steps} MD steps")
+    long = {"steps": long_steps}
+    md_long = md_rollout(system, species, r0, v0, long_steps, k, system.dt)
+    try:
+        ogn_long = rollout(model, info, r0, v0, species, box, long_steps, log=log)
+        long["ogn_blew_up_at"] = None
+        ogn_long = (ogn_long.positions, ogn_long.velocities)
+    except RolloutError as err:
+        long["ogn_blew_up_at"] = str(err)
+        ogn_long = None
+    long_times = system.dt * k * np.arange(0, long_steps // k + 1)
+    md_msd = metrics.msd(np.concatenate([r0[None], md_long[0]]))
+    cage = metrics.cage_length(system, long_times, md_msd)
+    long_curves = {"MD": md_msd}
+    rdfs = {"MD": metrics.rdf(md_long[0][-20:], box, 0.5 * box)}
+    if ogn_long is not None:
+        long_curves["ogn"] = metrics.msd(np.concatenate([r0[None], ogn_long[0]]))
+        rdfs["ogn"] = metrics.rdf(ogn_long[0][-20:], box, 0.5 * box)
+        pe, ke, _ = metrics.energies(system, species, ogn_long[0], ogn_long[1])
+        long["ogn_total_energy_drift_per_atom"] = float((pe[-1] + ke[-1] - pe[0] - ke[0]) / len(species))
+
+    vscale = metrics.velocity_scale(system)
+    summary = {
+        "run": str(run_dir), "data": str(data_dir), "date": datetime.date.today().isoformat(),
+        "system": system.name, "k": k, "horizon_md_steps": horizon, "starts": len(starts),
+        "training_step": info["step"],
+        "rmse_definition": "sqrt(mean over atoms and x, y, z of the squared error); positions by minimum image",
+        "cage_length": cage, "velocity_scale": vscale,
+        # None: that simulator blew up (non-finite or runaway) on at least one start
+        "final_rmse": {name: {q: float(v[-1]) if np.isfinite(v[-1]) else None for q, v in r.items()}
+                       for name, r in rmse.items()},
+        "long_rollout": long,
+    }
+    fig_names = _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, long_curves, rdfs)
+    summary["figures"] = fig_names
+    atomic_write_text(out_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out_dir / "report.md", _report(summary))
+    return summary
+
+
+def _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, long_curves, rdfs) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    unit = system.units.length
+    names = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(out_dir / name, dpi=120)
+        plt.close(fig)
+        names.append(name)
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for name, r in rmse.items():
+        for ax, q in zip(axes, ("position", "velocity")):
+            ax.plot(steps, r[q], marker="o", ms=3, label=name)
+    axes[0].set_ylabel(f"position RMSE ({unit})")
+    axes[1].set_ylabel("velocity RMSE")
+    for ax in axes:
+        ax.set_xlabel("MD steps")
+        ax.set_yscale("log")
+    axes[0].legend()
+    save(fig, "rmse.png")
+
+    ogn = first["predictions"]["ogn"]
+    if ogn is not None:
+        rng = np.random.default_rng(0)
+        atoms = rng.choice(first["true_r"].shape[1], 3, replace=False)
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for a in atoms:
+            line, = ax.plot(steps, first["true_r"][:, a, 0], label=f"atom {a} MD")
+            ax.plot(steps, ogn[0][:, a, 0], "o", ms=3, color=line.get_color(), label=f"atom {a} OGN")
+        ax.set_xlabel("MD steps")
+        ax.set_ylabel(f"x ({unit})")
+        ax.legend(fontsize=7)
+        save(fig, "trajectories.png")  # Fig. 2B
+
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+        for ax, true, pred, q in ((axes[0], first["true_r"][-1], ogn[0][-1], "position"),
+                                  (axes[1], first["true_v"][-1], ogn[1][-1], "velocity")):
+            ax.hexbin(true.ravel(), pred.ravel(), gridsize=60, bins="log", mincnt=1)
+            lo, hi = true.min(), true.max()
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+            ax.set_xlabel(f"MD {q}")
+            ax.set_ylabel(f"OGN {q}")
+            ax.set_title(f"after {steps[-1]} MD steps")
+        save(fig, "scatter.png")  # Fig. 2C
+
+    if energy_curves:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+        n = system.n_atoms
+        for name, c in energy_curves.items():
+            x = k * np.arange(len(c["potential"]))
+            axes[0].plot(x, (c["potential"] + c["kinetic"]) / n, label=f"{name} total")
+            axes[1].plot(x, np.linalg.norm(c["momentum"], axis=-1), label=name)
+        axes[0].set_ylabel(f"energy per atom ({system.units.energy})")
+        axes[1].set_ylabel("|total momentum|")
+        for ax in axes:
+            ax.set_xlabel("MD steps")
+            ax.legend(fontsize=7)
+        save(fig, "energy.png")  # Fig. 4B
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for name, m in long_curves.items():
+        axes[0].loglog(long_times[1:len(m)], m[1:], label=name)
+    axes[0].set_xlabel(f"time ({system.units.time})")
+    axes[0].set_ylabel(f"MSD ({unit}^2)")
+    axes[0].legend()
+    for name, (r, g) in rdfs.items():
+        axes[1].plot(r, g, label=name)
+    axes[1].set_xlabel(f"r ({unit})")
+    axes[1].set_ylabel("g(r), all pairs")
+    axes[1].legend()
+    save(fig, "long.png")
+    return names
+
+
+def _report(s: dict) -> str:
+    lines = [
+        f"# Evaluation of `{s['run']}` ({s['system']}, k = {s['k']})",
+        "",
+        f"{s['date']}; test data `{s['data']}` (independent trajectories); {s['starts']} starts; model after"
+        f" {s['training_step']} training steps.",
+        "",
+        f"RMSE: {s['rmse_definition']}. Cage length (MD MSD) {s['cage_length']:.3g},"
+        f" velocity scale sqrt(kB T / m) {s['velocity_scale']:.3g}.",
+        "",
+        f"| after {s['horizon_md_steps']} MD steps | position RMSE | / cage length | velocity RMSE | / velocity scale |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in s["final_rmse"].items():
+        if r["position"] is None:
+            lines.append(f"| {name} | blew up | | | |")
+            continue
+        lines.append(f"| {name} | {r['position']:.4g} | {r['position'] / s['cage_length']:.3g} | {r['velocity']:.4g}"
+                     f" | {r['velocity'] / s['velocity_scale']:.3g} |")
+    long = s["long_rollout"]
+    lines += ["", f"Long rollout, {long['steps']} MD steps: "
+              + (f"blew up ({long['ogn_blew_up_at']})" if long.get("ogn_blew_up_at") else
+                 f"stable; total-energy change per atom {long.get('ogn_total_energy_drift_per_atom', float('nan')):.3g}"),
+              ""]
+    lines += [f"![{name}]({name})" for name in s["figures"]]
+    return "\n".join(lines) + "\n"

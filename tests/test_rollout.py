@@ -1,0 +1,133 @@
+"""The learned simulator (rollout), the evaluation against MD, and their commands."""
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ogn.data.dataset import load_frames
+from ogn.evaluate import metrics
+from ogn.io.h5md import read_trajectory
+from ogn.model.graph import dense_graph
+from ogn.rollout import RolloutError, rollout
+from ogn.systems import get_system
+from ogn.train import load_run
+
+
+@pytest.fixture(scope="module")
+def trained(small_run, lj_dataset):
+    model, info, _ = load_run(small_run)
+    frames = load_frames(lj_dataset, "test")
+    return model, info, frames
+
+
+def test_rollout_equals_repeated_predictions(trained):
+    model, info, frames = trained
+    r, v = frames.positions[0, 0], frames.velocities[0, 0]
+    result = rollout(model, info, r, v, frames.species, frames.box, 15, log=lambda s: None)
+    assert result.positions.shape == (3, len(r), 3)
+    np.testing.assert_array_equal(result.steps, [5, 10, 15])
+    rj, vj = jnp.asarray(r, jnp.float32), jnp.asarray(v, jnp.float32)
+    for i in range(3):
+        dr, dv = model(vj, jnp.asarray(frames.species), dense_graph(rj, frames.box, info["cutoff"], 40_000))
+        rj, vj = rj + dr, vj + dv
+        np.testing.assert_allclose(result.positions[i], rj, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(result.velocities[i], vj, rtol=1e-5, atol=1e-5)
+
+
+def test_rollout_rejects_bad_requests(trained):
+    model, info, frames = trained
+    r, v, s, box = frames.positions[0, 0], frames.velocities[0, 0], frames.species, frames.box
+    with pytest.raises(ValueError, match="multiple of the model's k = 5"):
+        rollout(model, info, r, v, s, box, 12)
+    with pytest.raises(ValueError, match="species 2 unknown"):
+        rollout(model, info, r, v, np.where(s == 1, 2, s), box, 5)
+    with pytest.raises(ValueError, match="smaller than twice the graph cutoff"):
+        rollout(model, info, r[:50], v[:50], s[:50], 5.0, 5)
+
+
+def test_rollout_grows_the_graph_and_stops_on_nan(trained, monkeypatch):
+    import ogn.rollout as ro
+
+    model, info, frames = trained
+    r, v, s, box = frames.positions[0, 0], frames.velocities[0, 0], frames.species, frames.box
+    reference = rollout(model, info, r, v, s, box, 10)
+    calls = []
+    real = ro._capacity_for
+
+    def tiny_first(n_edges, margin=1.25):
+        calls.append(n_edges)
+        return 100 if len(calls) == 1 else real(n_edges, margin)
+
+    monkeypatch.setattr(ro, "_capacity_for", tiny_first)
+    messages = []
+    grown = rollout(model, info, r, v, s, box, 10, log=messages.append)
+    assert any("redoing the rollout" in m for m in messages)
+    np.testing.assert_allclose(grown.positions, reference.positions, rtol=1e-6, atol=1e-6)
+
+    from flax import nnx
+
+    broken = nnx.clone(model)  # the fixture's model is shared
+    broken.target_normalizer.m2[...] = jnp.full(6, jnp.inf)
+    broken.target_normalizer.count[...] = jnp.asarray(1.0)
+    monkeypatch.setattr(ro, "_capacity_for", real)
+    with pytest.raises(RolloutError, match="non-finite positions or velocities at prediction 1"):
+        rollout(broken, info, r, v, s, box, 10)
+
+
+def test_metrics():
+    box = 10.0
+    a = np.zeros((2, 4, 3))
+    b = a.copy()
+    b[:, 0, 0] = 9.9  # 0.1 away through the boundary
+    np.testing.assert_allclose(metrics.rmse(b, a, box), np.sqrt(0.01 / 12))
+    positions = np.stack([np.zeros((3, 3)), np.ones((3, 3))])
+    np.testing.assert_allclose(metrics.msd(positions), [0.0, 3.0])
+    assert metrics.velocity_scale(get_system("lj")) == pytest.approx(np.sqrt(3.0))
+    ideal = np.random.default_rng(0).uniform(0, box, (20, 400, 3))
+    r, g = metrics.rdf(ideal, box, 4.0, bins=20)
+    assert np.abs(g[5:] - 1).max() < 0.1  # an ideal gas has g = 1
+
+
+def test_evaluate_writes_report_with_baselines(small_run, lj_dataset, tmp_path):
+    from ogn.evaluate.report import evaluate_run
+
+    s = evaluate_run(small_run, lj_dataset, tmp_path, n_starts=2, horizon=10, long_steps=20, log=lambda m: None)
+    assert set(s["final_rmse"]) == {"ogn", "constant velocity", "MD at 5 dt"}
+    # velocity Verlet at 5 dt = 0.025 blows up in the LJ liquid at T = 3 (measured: T ~ 1e33 by 20 steps),
+    # which is the paper's point; constant velocity is finite and no better than MD's own scale
+    assert s["final_rmse"]["MD at 5 dt"]["position"] is None
+    assert 0 < s["final_rmse"]["constant velocity"]["velocity"] < 5 * np.sqrt(3.0)
+    assert s["velocity_scale"] == pytest.approx(np.sqrt(3.0))
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["final_rmse"] == s["final_rmse"]
+    report = (tmp_path / "report.md").read_text()
+    assert "| MD at 5 dt | blew up |" in report
+    for name in s["figures"]:
+        assert (tmp_path / name).stat().st_size > 0 and f"]({name})" in report
+
+
+def test_rollout_command_writes_a_trajectory(small_run, lj_dataset, tmp_path):
+    from ogn.cli import main
+
+    out = tmp_path / "r.h5"
+    init = lj_dataset / "test" / "traj-000.h5"
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out)]) == 0
+    t = read_trajectory(out)
+    assert t.status == "complete" and list(t.steps) == [5, 10, 15, 20]
+    assert np.isfinite(t.potential_energy).all()
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "7", "--out", str(out)]) == 2
+    assert read_trajectory(out).status == "complete"  # the earlier file is untouched
+
+
+def test_cell_list_graphs_give_the_dense_rollout(trained, monkeypatch):
+    import ogn.rollout as ro
+
+    model, info, frames = trained
+    r, v, s, box = frames.positions[0, 3], frames.velocities[0, 3], frames.species, frames.box
+    dense = rollout(model, info, r, v, s, box, 20)
+    monkeypatch.setattr(ro, "DENSE_MAX_ATOMS", 0)
+    sparse = rollout(model, info, r, v, s, box, 20, skin=0.3)
+    np.testing.assert_allclose(sparse.positions, dense.positions, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(sparse.velocities, dense.velocities, rtol=1e-5, atol=1e-4)
