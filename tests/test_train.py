@@ -129,9 +129,10 @@ def test_edge_capacity_overflow_grows_and_redoes(lj_dataset):
     picks = Schedule(len(train.starts), 1, 0, True).picks(0, 10)
     ample = Trainer(config, train, test, 2, 3.0, 40_000)
     small = Trainer(config, train, test, 2, 3.0, 1000)  # ~36 000 edges needed
-    np.testing.assert_array_equal(small.run_steps(picks), ample.run_steps(picks))
+    # equal up to float32 rounding: a different padding length changes the order of the reductions
+    np.testing.assert_allclose(small.run_steps(picks), ample.run_steps(picks), rtol=1e-6)
     assert small.capacity > 30_000
-    assert small.evaluate() == ample.evaluate()
+    assert small.evaluate() == pytest.approx(ample.evaluate(), rel=1e-6)
 
 
 def test_short_training_learns(lj_dataset, tmp_path):
