@@ -15,10 +15,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The LJ Fast-OGN pipeline end to end: data, training (or the shipped model when there is one), evaluation.
+SHIPPED := models/lj-fast-k5
 demo: $(STAMP)
 	mkdir -p out
-	$(BIN)/ogn md lj --steps 1000 --every 10 --seed 0 --out out/lj-demo.h5
-	$(BIN)/ogn convert out/lj-demo.h5 out/lj-demo.extxyz
+	$(BIN)/ogn dataset lj --out out/lj-demo-data --trajectories 2 --test-trajectories 1 --steps 300 --k-max 5
+	if [ -f $(SHIPPED)/checkpoint.npz ]; then run=$(SHIPPED); else \
+	  run=out/lj-demo-run; resume=; [ -f $$run/checkpoint.npz ] && resume=--resume; \
+	  $(BIN)/ogn train configs/lj-fast-quick.yaml --out $$run $$resume || exit 1; fi; \
+	$(BIN)/ogn evaluate $$run --data out/lj-demo-data --out out/lj-demo-report --starts 3 --long-steps 500
+	$(BIN)/ogn convert out/lj-demo-data/test/traj-000.h5 out/lj-demo-md.extxyz --frames 0:100
+	@echo "report: out/lj-demo-report/report.md"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -68,7 +68,7 @@ def small_config(data, **train):
     from ogn.model.network import ModelConfig
     from ogn.train import RunConfig, TrainConfig
 
-    defaults = dict(k=5, steps=40, steps_per_call=10, test_every=20, checkpoint_every=20, test_pairs=5)
+    defaults = {"k": 5, "steps": 40, "steps_per_call": 10, "test_every": 20, "checkpoint_every": 20, "test_pairs": 5}
     return RunConfig(data=str(data), model=ModelConfig(layers=1, latent=16, hidden=16),
                      train=TrainConfig(**(defaults | train)))
 

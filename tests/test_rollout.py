@@ -86,7 +86,7 @@ def test_metrics():
     np.testing.assert_allclose(metrics.msd(positions), [0.0, 3.0])
     assert metrics.velocity_scale(get_system("lj")) == pytest.approx(np.sqrt(3.0))
     ideal = np.random.default_rng(0).uniform(0, box, (20, 400, 3))
-    r, g = metrics.rdf(ideal, box, 4.0, bins=20)
+    _, g = metrics.rdf(ideal, box, 4.0, bins=20)
     assert np.abs(g[5:] - 1).max() < 0.1  # an ideal gas has g = 1
 
 
@@ -131,3 +131,21 @@ def test_cell_list_graphs_give_the_dense_rollout(trained, monkeypatch):
     sparse = rollout(model, info, r, v, s, box, 20, skin=0.3)
     np.testing.assert_allclose(sparse.positions, dense.positions, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(sparse.velocities, dense.velocities, rtol=1e-5, atol=1e-4)
+
+
+def test_reproduce_rejects_unknown_figures_and_labels_quick_figures(tmp_path):
+    from ogn.reproduce import SCALES, reproduce
+
+    with pytest.raises(ValueError, match="unknown figure 'fig9'"):
+        reproduce("fig9", "quick", tmp_path)
+    assert "quick scale" in SCALES["quick"].note() and SCALES["paper"].note() == ""
+
+
+@pytest.mark.slow
+def test_reproduce_fig4b_quick(tmp_path):
+    from ogn.reproduce import reproduce
+
+    fig_dir = reproduce("fig4b", "quick", tmp_path, log=lambda s: None)
+    metrics_ = json.loads((fig_dir / "lj-fast" / "metrics.json").read_text())
+    assert metrics_["k"] == 5 and "quick scale" in metrics_["note"]
+    assert (fig_dir / "lj-fast" / "energy.png").exists()

@@ -6,15 +6,14 @@ import json
 
 import numpy as np
 import pytest
+from conftest import LJ_DATASET_SPEC as SPEC
+from conftest import small_config
 
 from ogn.data.dataset import DatasetError, load_frames, make_dataset, read_metadata
 from ogn.io.h5md import read_trajectory
 from ogn.model.network import ModelConfig
 from ogn.systems import get_system
 from ogn.train import RunConfig, Schedule, TrainConfig, load_config, load_run, train_and_evaluate
-
-from conftest import LJ_DATASET_SPEC as SPEC
-from conftest import small_config
 
 
 def test_dataset_files_metadata_and_targets(lj_dataset):

@@ -223,11 +223,11 @@ def bench_train(layers=(2, 10), orders=("per-node", "per-edge"), preset="lj", st
         f"- date: {datetime.date.today().isoformat()}",
         f"- machine: {machine_description()}",
         f"- command: `ogn bench train {' '.join(shlex.quote(a) for a in sys.argv[3:])}`".replace("  ", " "),
-        f"- jax {jax.__version__} on {jax.devices()[0].platform}, float32; preset {preset}, N = {system.n_atoms},"
-        f" {most / system.n_atoms:.0f} edges per atom (capacity {capacity}), k = {k}, batch 1, cube symmetry on",
-        f"- median of {repeats} compiled calls of {steps} gradient steps each (after a warm-up call);"
-        " peak = XLA's buffer assignment of the compiled call (arguments + outputs + temporaries);"
-        f" process max RSS {rss:.0f} MiB",
+        (f"- jax {jax.__version__} on {jax.devices()[0].platform}, float32; preset {preset}, N = {system.n_atoms},"
+         f" {most / system.n_atoms:.0f} edges per atom (capacity {capacity}), k = {k}, batch 1, cube symmetry on"),
+        (f"- median of {repeats} compiled calls of {steps} gradient steps each (after a warm-up call);"
+         " peak = XLA's buffer assignment of the compiled call (arguments + outputs + temporaries);"
+         f" process max RSS {rss:.0f} MiB"),
         "",
         "| MPNN layers | edge MLP first layer | ms / gradient step | steps / s | XLA peak (MiB) |",
         "|---|---|---|---|---|",

@@ -8,8 +8,8 @@ a non-finite prediction (a clear error naming the first bad prediction).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp

@@ -19,9 +19,9 @@ import json
 import os
 import time
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -69,8 +69,8 @@ class TrainConfig:
 @dataclass(frozen=True)
 class RunConfig:
     data: str  # dataset directory (`ogn dataset`)
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -78,7 +78,7 @@ class RunConfig:
 
 def _build(cls, values: dict, where: str):
     if not isinstance(values, dict):
-        raise ValueError(f"{where}: expected a mapping, got {values!r}")
+        raise ValueError(f"{where}: expected a mapping, got {values!r}")  # noqa: TRY004 (a config error)
     hints = typing.get_type_hints(cls)
     unknown = set(values) - set(hints)
     if unknown:
@@ -177,7 +177,7 @@ def batch_graph(data: PairData, picks: jax.Array, symmetries: jax.Array, cutoff:
     b = picks.shape[0]
     offset = (jnp.arange(b) * n)[:, None]
     # padding (id n) of every configuration -> the padding id of the union (b n)
-    shift = lambda ids: jnp.where(ids < n, ids + offset, b * n).ravel()  # noqa: E731
+    shift = lambda ids: jnp.where(ids < n, ids + offset, b * n).ravel()
     graph = Graph(shift(graphs.senders), shift(graphs.receivers), graphs.edge_vectors.reshape(-1, 3),
                   graphs.n_edges.sum())
     species = jnp.tile(data.species, b)
@@ -540,7 +540,7 @@ def load_run(run_dir: str | Path) -> tuple[OGN, dict, RunConfig]:
     info = json.loads((run_dir / "run.json").read_text())
     model = OGN(len(info["system"]["species"]), config.model, nnx.Rngs(0))
     graphdef, params, stats = nnx.split(model, nnx.Param, Statistic)
-    meta, leaves = read_checkpoint(run_dir / "checkpoint.npz")
+    _, leaves = read_checkpoint(run_dir / "checkpoint.npz")
     ref = jax.tree.leaves((params, stats))
     check_leaves(run_dir / "checkpoint.npz", ref, leaves)
     params, stats = jax.tree.unflatten(

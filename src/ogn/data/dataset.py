@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -101,7 +101,7 @@ def make_dataset(
 def _complete(path: Path, seed: int, frames: int) -> bool:
     try:
         t = read_trajectory(path, frames=slice(0, 1))
-    except Exception:  # an unreadable file is redone
+    except (OSError, ValueError, KeyError):  # an unreadable file is redone
         return False
     return t.status == "complete" and t.metadata.get("config", {}).get("seed") == seed and n_frames(path) == frames
 

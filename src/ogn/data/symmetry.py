@@ -26,6 +26,6 @@ def cube_symmetries() -> np.ndarray:
 
 def apply_symmetry(matrix: jax.Array, box: float, positions, velocities, targets):
     """Transform one configuration pair: positions (wrapped back into the box), velocities, [dr, dv]."""
-    rotate = lambda x: x @ matrix.T  # noqa: E731
+    rotate = lambda x: x @ matrix.T
     dr, dv = targets[:, :3], targets[:, 3:]
     return jnp.mod(rotate(positions), box), rotate(velocities), jnp.concatenate([rotate(dr), rotate(dv)], -1)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -47,6 +47,7 @@ def evaluate_run(
     horizon: int = 100,
     long_steps: int = 1000,
     log: Callable[[str], None] = print,
+    note: str = "",
 ) -> dict:
     from ogn.train import load_run
 
@@ -89,7 +90,7 @@ def evaluate_run(
                 errors[name]["position"].append(metrics.rmse(pred[0], true_r, box))
                 errors[name]["velocity"].append(metrics.rmse(pred[1], true_v))
         if first is None:
-            first = dict(t=t, f=f, true_r=true_r, true_v=true_v, predictions=predictions)
+            first = {"t": t, "f": f, "true_r": true_r, "true_v": true_v, "predictions": predictions}
 
     rmse = {name: {q: np.mean(v, axis=0) for q, v in e.items()} for name, e in errors.items()}
 
@@ -141,14 +142,17 @@ def evaluate_run(
                        for name, r in rmse.items()},
         "long_rollout": long,
     }
-    fig_names = _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, long_curves, rdfs)
+    summary["note"] = note
+    fig_names = _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, long_curves, rdfs,
+                         note)
     summary["figures"] = fig_names
     atomic_write_text(out_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
     atomic_write_text(out_dir / "report.md", _report(summary))
     return summary
 
 
-def _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, long_curves, rdfs) -> list[str]:
+def _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, long_curves, rdfs,
+             note: str) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,6 +162,8 @@ def _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, 
     names = []
 
     def save(fig, name):
+        if note:  # e.g. the reduced budgets of `ogn reproduce --scale quick`
+            fig.suptitle(note, fontsize=7)
         fig.tight_layout()
         fig.savefig(out_dir / name, dpi=120)
         plt.close(fig)
@@ -232,11 +238,11 @@ def _report(s: dict) -> str:
     lines = [
         f"# Evaluation of `{s['run']}` ({s['system']}, k = {s['k']})",
         "",
-        f"{s['date']}; test data `{s['data']}` (independent trajectories); {s['starts']} starts; model after"
-        f" {s['training_step']} training steps.",
+        (f"{s['date']}; test data `{s['data']}` (independent trajectories); {s['starts']} starts; model after"
+         f" {s['training_step']} training steps. {s['note']}"),
         "",
-        f"RMSE: {s['rmse_definition']}. Cage length (MD MSD) {s['cage_length']:.3g},"
-        f" velocity scale sqrt(kB T / m) {s['velocity_scale']:.3g}.",
+        (f"RMSE: {s['rmse_definition']}. Cage length (MD MSD) {s['cage_length']:.3g},"
+         f" velocity scale sqrt(kB T / m) {s['velocity_scale']:.3g}."),
         "",
         f"| after {s['horizon_md_steps']} MD steps | position RMSE | / cage length | velocity RMSE | / velocity scale |",
         "|---|---|---|---|---|",
@@ -250,7 +256,8 @@ def _report(s: dict) -> str:
     long = s["long_rollout"]
     lines += ["", f"Long rollout, {long['steps']} MD steps: "
               + (f"blew up ({long['ogn_blew_up_at']})" if long.get("ogn_blew_up_at") else
-                 f"stable; total-energy change per atom {long.get('ogn_total_energy_drift_per_atom', float('nan')):.3g}"),
+                 "finite throughout; total-energy change per atom (first to last frame)"
+                 f" {long.get('ogn_total_energy_drift_per_atom', float('nan')):.3g}"),
               ""]
     lines += [f"![{name}]({name})" for name in s["figures"]]
     return "\n".join(lines) + "\n"
