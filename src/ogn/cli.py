@@ -214,6 +214,11 @@ def cmd_bench(args) -> int:
 
     if args.what == "md":
         bench_md(sizes=args.sizes, presets=args.presets, steps=args.steps, out=args.out, engines=args.engines)
+    elif args.what == "rollout":
+        from ogn.bench import bench_rollout
+
+        bench_rollout(args.presets, args.sizes, threads=args.threads, out=args.out,
+                      figures_dir=Path(args.out).parent, log=_console().log)
     else:
         bench_train(layers=args.layers, orders=args.orders, steps=args.steps, out=args.out, log=_console().log)
     return 0
@@ -315,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ways to apply the edge MLP's first layer")
     b.add_argument("--steps", type=int, default=20, help="gradient steps per timed call (default 20)")
     b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update")
+    b.set_defaults(func=cmd_bench)
+    b = bsub.add_parser("rollout", help="wall time of 100 MD steps: jax MD, LAMMPS, Fast-OGN, per preset and size")
+    b.add_argument("--presets", nargs="+", default=["lj", "silica", "silicon", "cuzr"], choices=PRESET_NAMES)
+    b.add_argument("--sizes", nargs="+", type=int, default=[265, 1000, 2000, 5000, 10000])
+    b.add_argument("--threads", type=int, help="LAMMPS OpenMP threads for the second column (default: all cores)")
+    b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update (figures beside it)")
     b.set_defaults(func=cmd_bench)
     return parser
 
