@@ -23,8 +23,8 @@ lines = [
     "## jax MD engine: what each setting does on this CPU (`scripts/md_speed_study.py`)",
     "",
     f"- date: {datetime.date.today().isoformat()}; machine: {machine_description()}",
-    f"- command: `.venv/bin/python scripts/md_speed_study.py {n}`; float32; {steps} steps per timed chunk,"
-    " median of 3 chunks after compilation",
+    (f"- command: `.venv/bin/python scripts/md_speed_study.py {n}`; float32; {steps} steps per timed chunk,"
+    " median of 3 chunks after compilation"),
     "",
     "| preset | atoms | setting | us/atom-step | vs preset setting |",
     "|---|---|---|---|---|",

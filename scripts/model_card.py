@@ -19,10 +19,10 @@ lines = [
     f"Fast-OGN for `{info['system']['name']}`: k = {info['k']} MD steps per prediction (dt = {info['dt']}).",
     "",
     "## Training",
-    f"- data: `ogn dataset {info['system']['name']}` ({spec['trajectories']} trajectories x {spec['steps']} steps,"
-    f" {spec['test_trajectories']} independent test trajectories), engine {spec['engine']}",
-    f"- config: [config.yaml](config.yaml); {info['step']} gradient steps ({info['epoch']:.1f} epochs),"
-    f" final test loss {info['test_loss']:.4g}; curve: [curve.csv](curve.csv), ![curve](curve.png)",
+    (f"- data: `ogn dataset {info['system']['name']}` ({spec['trajectories']} trajectories x {spec['steps']} steps,"
+    f" {spec['test_trajectories']} independent test trajectories), engine {spec['engine']}"),
+    (f"- config: [config.yaml](config.yaml); {info['step']} gradient steps ({info['epoch']:.1f} epochs),"
+    f" final test loss {info['test_loss']:.4g}; curve: [curve.csv](curve.csv), ![curve](curve.png)"),
     f"- wall time {info['wall_time_s'] / 3600:.2f} h on {info['device']} (jax {info['jax_version']})",
     f"- {notes}",
     "",
@@ -33,12 +33,15 @@ lines = [
     f"| after {m['horizon_md_steps']} MD steps | position RMSE | velocity RMSE |",
     "|---|---|---|",
 ]
+def fmt(x):
+    return "blew up" if x is None else f"{x:.4g}"
+
+
 for name, r in m["final_rmse"].items():
-    lines.append(f"| {name} | {r['position'] if r['position'] is not None else 'blew up'} |"
-                 f" {r['velocity'] if r['velocity'] is not None else 'blew up'} |")
+    lines.append(f"| {name} | {fmt(r['position'])} | {fmt(r['velocity'])} |")
 long = m["long_rollout"]
 lines += ["", f"Long rollout ({long['steps']} MD steps): "
           + (f"blew up: {long['ogn_blew_up_at']}" if long.get("ogn_blew_up_at") else
-             f"finite; total-energy change per atom {long.get('ogn_total_energy_drift_per_atom')}")]
+             f"finite; total-energy change per atom {long.get('ogn_total_energy_drift_per_atom'):.3g}")]
 (run / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
 print((run / "MODEL_CARD.md").read_text())

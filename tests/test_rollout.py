@@ -85,6 +85,9 @@ def test_metrics():
     positions = np.stack([np.zeros((3, 3)), np.ones((3, 3))])
     np.testing.assert_allclose(metrics.msd(positions), [0.0, 3.0])
     assert metrics.velocity_scale(get_system("lj")) == pytest.approx(np.sqrt(3.0))
+    t = np.linspace(0, 4, 401)
+    ballistic_then_diffusive = np.where(t < 1, t**2, t)  # log-log slope 2, then 1 from t = 1
+    assert metrics.cage_length(get_system("lj"), t, ballistic_then_diffusive) == pytest.approx(1.0, rel=0.03)
     ideal = np.random.default_rng(0).uniform(0, box, (20, 400, 3))
     _, g = metrics.rdf(ideal, box, 4.0, bins=20)
     assert np.abs(g[5:] - 1).max() < 0.1  # an ideal gas has g = 1

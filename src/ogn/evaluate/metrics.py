@@ -26,15 +26,15 @@ def msd(positions: np.ndarray) -> np.ndarray:
 
 
 def cage_length(system: System, times: np.ndarray, msd_values: np.ndarray) -> float:
-    """sqrt(MSD) at its plateau, taken where d log MSD / d log t is smallest (between the ballistic t^2 and
-    the diffusive t regimes); for a liquid without a plateau this is the crossover, where the slope is 1
-    or more everywhere, so the length at the end of the ballistic regime."""
+    """sqrt(MSD) where the log-log slope of the MSD first falls to 1: the end of the ballistic regime (slope
+    2), where an atom has felt its cage. In a glass this lies on the rise to the plateau, in a liquid at
+    the crossover to diffusion. One definition for both, stated with the numbers it gives."""
     t, m = times[1:], msd_values[1:]
     good = (t > 0) & (m > 0)
     t, m = t[good], m[good]
     slope = np.gradient(np.log(m), np.log(t))
-    ballistic_over = np.flatnonzero(slope < 1.5)
-    i = int(ballistic_over[np.argmin(slope[ballistic_over])]) if len(ballistic_over) else len(t) - 1
+    below = np.flatnonzero(slope <= 1.0)
+    i = int(below[0]) if len(below) else len(t) - 1
     return float(np.sqrt(m[i]))
 
 

@@ -241,8 +241,9 @@ def _report(s: dict) -> str:
         (f"{s['date']}; test data `{s['data']}` (independent trajectories); {s['starts']} starts; model after"
          f" {s['training_step']} training steps. {s['note']}"),
         "",
-        (f"RMSE: {s['rmse_definition']}. Cage length (MD MSD) {s['cage_length']:.3g},"
-         f" velocity scale sqrt(kB T / m) {s['velocity_scale']:.3g}."),
+        (f"RMSE: {s['rmse_definition']}. Cage length {s['cage_length']:.3g}"
+         f" (sqrt(MSD) of MD where its log-log slope first reaches 1), velocity scale sqrt(kB T / m)"
+         f" {s['velocity_scale']:.3g}."),
         "",
         f"| after {s['horizon_md_steps']} MD steps | position RMSE | / cage length | velocity RMSE | / velocity scale |",
         "|---|---|---|---|---|",
