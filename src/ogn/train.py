@@ -458,9 +458,9 @@ def train_and_evaluate(
             f"learning rate {row['learning_rate']:.3g}, {row['wall_time_s']:.0f} s")
         return test_loss
 
-    from ogn.md.run import _NoProgress
+    from ogn.md.run import NoProgress
 
-    progress_factory = progress_factory or _NoProgress
+    progress_factory = progress_factory or NoProgress
     test_loss = record() if not curve else curve[-1]["test_loss"]
     last_test, last_ckpt = trainer.step, trainer.step
     try:

@@ -115,10 +115,10 @@ def run_md_lammps(system, config, out, log=print, progress_factory=None, threads
 
     from ogn.io.h5md import TrajectoryWriter
     from ogn.md import protocols
-    from ogn.md.run import RunSummary, _NoProgress, energy_figures, load_init, metadata
+    from ogn.md.run import NoProgress, RunSummary, energy_figures, load_init, metadata
     from ogn.md.simulate import SimulationError, temperature
 
-    progress_factory = progress_factory or _NoProgress
+    progress_factory = progress_factory or NoProgress
     rng = np.random.default_rng(config.seed)
     units = system.units
     if config.init is not None:

@@ -110,7 +110,9 @@ def metadata(system: System, config: MDConfig) -> dict:
     }
 
 
-class _NoProgress:
+class NoProgress:
+    """A progress factory that shows nothing: NoProgress(description, total) yields advance(n, **fields)."""
+
     def __init__(self, *a, **k):
         pass
 
@@ -125,7 +127,7 @@ def _run_md_jax(system, config, out, log, progress_factory) -> RunSummary:
     from ogn.md import protocols
     from ogn.md.simulate import init_state, make_force_field, run_nve, temperature
 
-    progress_factory = progress_factory or _NoProgress
+    progress_factory = progress_factory or NoProgress
     rng = np.random.default_rng(config.seed)
     prep_steps = 0
     if config.init is not None:
