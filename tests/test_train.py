@@ -49,6 +49,9 @@ def test_dataset_keeps_complete_trajectories_and_refuses_another_spec(lj_dataset
         make_dataset(get_system("lj"), dataclasses.replace(SPEC, steps=10), lj_dataset, log=messages.append)
     with pytest.raises(DatasetError, match="no dataset.json"):
         read_metadata(tmp_path)
+    with pytest.raises(DatasetError, match="LJ units"):
+        make_dataset(get_system("silica"), dataclasses.replace(SPEC, glass=True), tmp_path / "g", log=print)
+    assert not (tmp_path / "g").exists()
 
 
 def test_config_from_yaml(tmp_path):

@@ -68,6 +68,9 @@ def make_dataset(
     metadata. Returns the metadata."""
     from ogn.md.run import MDConfig, run_md
 
+    if spec.glass and system.units.name != "lj":
+        raise DatasetError(f"--glass quenches to T = 0.5 in LJ units; preset {system.name!r} is in {system.units.name}"
+                           " units (use `ogn md --glass --glass-temperature` for its own glass)")
     out_dir = Path(out_dir)
     meta_path = out_dir / DATASET_FILE
     meta = {
