@@ -45,7 +45,8 @@ def velocity_scale(system: System) -> float:
 
 
 def energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
-    """(F,) potential, kinetic energy with the true potential (float64), and (F, 3) total momentum."""
+    """(F,) potential and kinetic energy with the true potential (in the working precision: float64 in
+    `ogn evaluate`), and (F, 3) total momentum."""
     import jax.numpy as jnp
 
     from ogn.md.simulate import kinetic_energy, make_force_field
