@@ -283,7 +283,7 @@ class Trainer:
         self._train_chunk, self._test_loss = train_chunk, test_loss
 
     def grow(self, needed: int) -> None:
-        self.capacity = int(np.ceil(needed * self.config.train.edge_capacity_margin)) + 1
+        self.capacity = with_margin(needed, self.config.train.edge_capacity_margin)
         self._compile()
 
     def run_steps(self, picks: np.ndarray) -> np.ndarray:
@@ -309,12 +309,10 @@ class Trainer:
     def model(self) -> OGN:
         return nnx.merge(self.graphdef, self.params, self.stats)
 
-    # checkpoints: every leaf of (params, stats, opt_state) in tree order, plus the step
-    def state_leaves(self):
-        return jax.tree.leaves((self.params, self.stats, self.opt_state))
-
     def save(self, path: Path, meta: dict) -> None:
-        arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(self.state_leaves())}
+        """Every leaf of (params, stats, opt_state) in tree order, plus the step and `meta`."""
+        leaves = jax.tree.leaves((self.params, self.stats, self.opt_state))
+        arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
         arrays["meta"] = np.frombuffer(json.dumps(meta | {"step": self.step}).encode(), dtype=np.uint8)
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
@@ -322,11 +320,7 @@ class Trainer:
 
     def restore(self, path: Path) -> dict:
         meta, leaves = read_checkpoint(path)
-        ref = self.state_leaves()
-        check_leaves(path, ref, leaves)
-        treedef = jax.tree.structure((self.params, self.stats, self.opt_state))
-        restored = jax.tree.unflatten(treedef, [jnp.asarray(x, r.dtype) for x, r in zip(leaves, ref)])
-        self.params, self.stats, self.opt_state = restored
+        self.params, self.stats, self.opt_state = fill_tree(path, (self.params, self.stats, self.opt_state), leaves)
         self.step = int(meta["step"])
         return meta
 
@@ -343,9 +337,13 @@ def read_checkpoint(path: Path) -> tuple[dict, list[np.ndarray]]:
     return meta, leaves
 
 
-def check_leaves(path, ref, leaves) -> None:
+def fill_tree(path, tree, leaves: list[np.ndarray]):
+    """`tree` with its leaves replaced, in order, by the first of the checkpoint's `leaves` (cast to the
+    tree's dtypes); the checkpoint may hold more (the optimizer state after the model)."""
+    ref = jax.tree.leaves(tree)
     if len(leaves) < len(ref) or any(np.shape(a) != np.shape(b) for a, b in zip(ref, leaves)):
         raise ValueError(f"{path}: checkpoint does not match the model in config.yaml (shapes differ)")
+    return jax.tree.unflatten(jax.tree.structure(tree), [jnp.asarray(x, r.dtype) for x, r in zip(leaves, ref)])
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -361,11 +359,15 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 CURVE_FIELDS = ["step", "epoch", "train_loss", "test_loss", "learning_rate", "wall_time_s"]
 
 
+def with_margin(n_edges: int, margin: float) -> int:
+    return int(np.ceil(n_edges * margin)) + 1
+
+
 def edge_capacity(frames: list[Frames], cutoff: float, margin: float) -> tuple[int, int]:
     """(capacity, most edges of any configuration of any split)."""
     most = max(int(count_edges(f.positions.reshape(-1, *f.positions.shape[2:]), f.box, cutoff).max())
                for f in frames)
-    return int(np.ceil(most * margin)) + 1, most
+    return with_margin(most, margin), most
 
 
 def train_and_evaluate(
@@ -541,9 +543,5 @@ def load_run(run_dir: str | Path) -> tuple[OGN, dict, RunConfig]:
     model = OGN(len(info["system"]["species"]), config.model, nnx.Rngs(0))
     graphdef, params, stats = nnx.split(model, nnx.Param, Statistic)
     _, leaves = read_checkpoint(run_dir / "checkpoint.npz")
-    ref = jax.tree.leaves((params, stats))
-    check_leaves(run_dir / "checkpoint.npz", ref, leaves)
-    params, stats = jax.tree.unflatten(
-        jax.tree.structure((params, stats)), [jnp.asarray(x, r.dtype) for x, r in zip(leaves, ref)]
-    )
+    params, stats = fill_tree(run_dir / "checkpoint.npz", (params, stats), leaves)
     return nnx.merge(graphdef, params, stats), info, config

@@ -22,15 +22,6 @@ class Graph(NamedTuple):
     edge_vectors: jax.Array  # (E, 3) | r_j - r_i by minimum image; 0 on padding
     n_edges: jax.Array  # () int | edges within r_c, may exceed E (then the graph is incomplete)
 
-    @property
-    def capacity(self) -> int:
-        return self.senders.shape[0]
-
-
-def edge_mask(graph: Graph, n_atoms: int) -> jax.Array:
-    """(E,) bool: real edges (not padding)."""
-    return graph.senders < n_atoms
-
 
 def dense_graph(positions: jax.Array, box: float, cutoff: float, capacity: int) -> Graph:
     """All pairs closer than `cutoff`, O(N^2): for the small boxes of training sets (N of a few hundred)."""

@@ -7,7 +7,6 @@ velocities over k MD steps out (learning_to_simulate's split between core and wr
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import jax
@@ -172,7 +171,3 @@ class OGN(nnx.Module):
         """(dr, dv), each (N, 3), in the units of the training data."""
         change = self.target_normalizer.inverse(self.standardised_output(velocities, species, graph))
         return change[:, :3], change[:, 3:]
-
-
-def n_parameters(model: nnx.Module) -> int:
-    return sum(math.prod(x.shape) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
