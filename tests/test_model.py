@@ -32,7 +32,8 @@ def make_model(layers=2, order="per-node", seed=0):
     rng = np.random.default_rng(1)
     n = 50
     model.node_normalizer.update(jnp.asarray(np.c_[np.eye(2)[rng.integers(0, 2, n)], rng.normal(0, 1.7, (n, 3))]))
-    model.edge_normalizer.update(jnp.asarray(rng.uniform(-3, 3, (n, 3))))
+    vectors = rng.uniform(-3, 3, (n, 3))
+    model.edge_normalizer.update(jnp.asarray(np.c_[vectors, np.linalg.norm(vectors, axis=1)]))
     model.target_normalizer.update(jnp.asarray(rng.normal(0, 0.01, (n, 6))))
     return model
 
@@ -105,7 +106,7 @@ def test_edge_latents_reach_the_next_layer(config):
     net = model.network
     nodes0 = net.node_encoder(model.node_normalizer(model.node_features(jnp.asarray(velocities),
                                                                           jnp.asarray(species))))
-    edges0 = net.edge_encoder(model.edge_normalizer(graph.edge_vectors))
+    edges0 = net.edge_encoder(model.edge_normalizer(model.edge_features(graph)))
     nodes1, edges1 = net.layers[0](nodes0, edges0, nodes0, edges0, graph)
     nodes2, _ = net.layers[1](nodes1, edges1, nodes0, edges0, graph)
     changed = edges1.at[0].add(1.0)  # one edge's latent, edge 0 is real (sender 0)
@@ -122,7 +123,7 @@ def test_neighbor_list_graph_equals_dense_graph(config):
     displacement_fn, _ = space.periodic(box)
     neighbor_fn = partition.neighbor_list(displacement_fn, box, CUTOFF, dr_threshold=0.5,
                                           format=partition.NeighborListFormat.Sparse)
-    nl = neighbor_list_graph(wrapped, box, CUTOFF, neighbor_fn.allocate(wrapped).idx)
+    nl = neighbor_list_graph(wrapped, box, CUTOFF, neighbor_fn.allocate(wrapped).idx, CAPACITY)
     dense = dense_graph(wrapped, box, CUTOFF, CAPACITY)
     assert int(nl.n_edges) == int(dense.n_edges)
 
@@ -193,7 +194,25 @@ def test_each_symmetry_maps_a_pair_to_the_pair_md_gives(config, lammps_snapshot)
         np.testing.assert_allclose(md_target(p, v), t, rtol=0, atol=1e-9)
 
 
+def test_edge_features_add_the_distance_with_finite_gradients_on_padding(config):
+    positions, velocities, species, box = config
+    graph = dense_graph(jnp.asarray(np.mod(positions, box)), box, CUTOFF, CAPACITY)
+    real = np.asarray(graph.senders) < len(positions)
+    assert not real.all()  # the capacity leaves padding to check
+    features = np.asarray(make_model().edge_features(graph))
+    np.testing.assert_allclose(features[:, :3], np.asarray(graph.edge_vectors))
+    np.testing.assert_allclose(features[:, 3], np.linalg.norm(np.asarray(graph.edge_vectors), axis=1), rtol=1e-12)
+    assert (features[~real] == 0).all()
+    model = make_model()
+    grad = jax.grad(lambda v: model.edge_features(graph._replace(edge_vectors=v)).sum())(graph.edge_vectors)
+    assert np.isfinite(np.asarray(grad)).all()
+    paper = OGN(2, ModelConfig(edge_features="displacement"), nnx.Rngs(0))
+    np.testing.assert_array_equal(np.asarray(paper.edge_features(graph)), np.asarray(graph.edge_vectors))
+
+
 def test_model_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="edge_features"):
+        ModelConfig(edge_features="angles")
     with pytest.raises(ValueError, match="edge_first_layer"):
         ModelConfig(edge_first_layer="sideways")
     with pytest.raises(ValueError, match="layers"):

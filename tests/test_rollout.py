@@ -56,7 +56,7 @@ def test_rollout_grows_the_graph_and_stops_on_nan(trained, monkeypatch):
     calls = []
     real = ro._capacity_for
 
-    def tiny_first(n_edges, margin=1.25):
+    def tiny_first(n_edges, margin=1.1):
         calls.append(n_edges)
         return 100 if len(calls) == 1 else real(n_edges, margin)
 

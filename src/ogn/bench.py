@@ -241,33 +241,28 @@ def bench_train(layers=(2, 10), orders=("per-node", "per-edge"), preset="lj", st
 
 def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 2, repeats: int = 3) -> float:
     """Seconds for `md_steps` MD steps (md_steps / k predictions) of an untrained Fast-OGN, compiled, median
-    of `repeats`. The untrained target statistics are set to a displacement of 1e-3 r_c per prediction so
-    that atoms stay liquid-like and the graph keeps its size; the cost does not depend on the weights."""
+    of `repeats`. The cost does not depend on the weights, but it does on how often the neighbor list is
+    rebuilt: the untrained model's displacements are scaled to the thermal ones, sqrt(kB T / m) k dt per
+    prediction, so atoms move (and lists are rebuilt) about as often as in a liquid."""
+    from ogn.evaluate.metrics import velocity_scale
+
     import jax
     import jax.numpy as jnp
     from flax import nnx
 
-    from ogn.model.graph import dense_graph
     from ogn.model.network import OGN, ModelConfig
-    from ogn.rollout import DENSE_MAX_ATOMS, _capacity_for, make_rollout_fn, sparse_neighbor_fn
+    from ogn.rollout import CompiledRollout
 
     model = OGN(system.n_species, ModelConfig(layers=layers), nnx.Rngs(0))
     cutoff = system.neighbor_cutoff
     model.target_normalizer.count[...] = jnp.asarray(1.0)
-    model.target_normalizer.m2[...] = jnp.full(6, (1e-3 * cutoff) ** 2, jnp.float32)
+    speed = velocity_scale(system)
+    model.target_normalizer.m2[...] = jnp.asarray([(speed * k * system.dt) ** 2] * 3 + [(1e-3 * speed) ** 2] * 3,
+                                                  jnp.float32)
     r = jnp.asarray(structure.positions, jnp.float32)
     v = jnp.asarray(structure.velocities, jnp.float32)
-    species = jnp.asarray(structure.species)
-    n_pred = md_steps // k
-    if structure.n_atoms <= DENSE_MAX_ATOMS:
-        capacity = _capacity_for(int(dense_graph(r, system.box, cutoff, 1).n_edges))
-        fn = make_rollout_fn(model, system.box, cutoff, capacity, n_pred)
-        call = lambda: fn(r, v, species)
-    else:
-        neighbor_fn = sparse_neighbor_fn(system.box, cutoff, 0.1 * cutoff)
-        neighbor = neighbor_fn.allocate(jnp.mod(r, system.box))
-        fn = make_rollout_fn(model, system.box, cutoff, None, n_pred, neighbor_fn)
-        call = lambda: fn(r, v, species, neighbor)
+    simulate = CompiledRollout(model, system.box, cutoff, structure.species, md_steps // k)
+    call = lambda: simulate(r, v)
     jax.block_until_ready(call())
     times = []
     for _ in range(repeats):

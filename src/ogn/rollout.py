@@ -35,54 +35,47 @@ class Rollout:
 DENSE_MAX_ATOMS = 2000  # above this, graphs come from jax-md cell lists (no O(N^2) step)
 
 
-def _capacity_for(n_edges: int, margin: float = 1.25) -> int:
+def _capacity_for(n_edges: int, margin: float = 1.1) -> int:
     return int(np.ceil(n_edges * margin)) + 16
 
 
 def make_rollout_fn(model: OGN, box: float, cutoff: float, capacity: int, n_predictions: int,
                     neighbor_fn=None) -> Callable:
-    """jit-compiled rollout: (positions, velocities, species[, neighbor]) -> per prediction (positions,
-    velocities, most edges needed). Without `neighbor_fn` the graph is built by all pairs, O(N^2); with a
-    jax-md Sparse `neighbor_fn` (cutoff + skin, cell list) it is the neighbor list's pairs within `cutoff`,
-    the list rebuilt only when an atom has moved more than half the skin."""
+    """jit-compiled rollout: (positions, velocities, species[, neighbor]) -> per prediction positions and
+    velocities, the most edges any graph needed, and whether the neighbor list overflowed. Without
+    `neighbor_fn` the graph is built from all pairs, O(N^2); with a jax-md Sparse `neighbor_fn` (cutoff +
+    skin, cell list) it is the list's pairs within `cutoff`, the list rebuilt only when an atom has moved
+    more than half the skin. Either way the graph has `capacity` edge slots."""
     graphdef, state = nnx.split(model)
 
     def step(model, r, v, species, graph):
         dr, dv = model(v, species, graph)
         return r + dr.astype(r.dtype), v + dv.astype(v.dtype)
 
-    if neighbor_fn is None:
-        @jax.jit
-        def rollout(positions, velocities, species):
-            model = nnx.merge(graphdef, state)
-
-            def predict(carry, _):
-                r, v = carry
-                graph = dense_graph(r, box, cutoff, capacity)
-                r, v = step(model, r, v, species, graph)
-                return (r, v), (r, v, graph.n_edges)
-
-            _, (rs, vs, edges) = jax.lax.scan(predict, (positions, velocities), None, length=n_predictions)
-            return rs, vs, edges.max()
-
-        return rollout
-
     @jax.jit
-    def rollout_nl(positions, velocities, species, neighbor):
+    def rollout(positions, velocities, species, neighbor=None):
         model = nnx.merge(graphdef, state)
 
         def predict(carry, _):
-            r, v, neighbor = carry
-            wrapped = jnp.mod(r, box)
-            neighbor = neighbor.update(wrapped)
-            graph = neighbor_list_graph(wrapped, box, cutoff, neighbor.idx)
+            r, v, neighbor, finite = carry
+            if neighbor is None:
+                graph, overflow = dense_graph(r, box, cutoff, capacity), False
+            else:
+                wrapped = jnp.mod(r, box)
+                neighbor = neighbor.update(wrapped)
+                graph = neighbor_list_graph(wrapped, box, cutoff, neighbor.idx, capacity)
+                overflow = neighbor.did_buffer_overflow
+            # graphs of non-finite states are garbage: only finite ones may ask for more room
+            edges, overflow = jnp.where(finite, graph.n_edges, 0), finite & overflow
             r, v = step(model, r, v, species, graph)
-            return (r, v, neighbor), (r, v, neighbor.did_buffer_overflow)
+            finite = finite & jnp.isfinite(r).all() & jnp.isfinite(v).all()
+            return (r, v, neighbor, finite), (r, v, edges, overflow)
 
-        _, (rs, vs, overflow) = jax.lax.scan(predict, (positions, velocities, neighbor), None, length=n_predictions)
-        return rs, vs, overflow.any()
+        carry = (positions, velocities, neighbor, jnp.asarray(True))
+        _, (rs, vs, edges, overflow) = jax.lax.scan(predict, carry, None, length=n_predictions)
+        return rs, vs, edges.max(), jnp.any(overflow)
 
-    return rollout_nl
+    return rollout
 
 
 def sparse_neighbor_fn(box: float, cutoff: float, skin: float, capacity_multiplier: float = 1.25):
@@ -91,6 +84,50 @@ def sparse_neighbor_fn(box: float, cutoff: float, skin: float, capacity_multipli
     displacement_fn, _ = space.periodic(box)
     return partition.neighbor_list(displacement_fn, box, cutoff, dr_threshold=skin,
                                    capacity_multiplier=capacity_multiplier, format=partition.NeighborListFormat.Sparse)
+
+
+class CompiledRollout:
+    """`n_predictions` predictions of `model` from any state of these atoms, compiled once and reusable
+    (`ogn rollout`, `ogn bench rollout`). A run whose graph outgrew its edge capacity, or whose neighbor
+    list overflowed, is redone with more room: no edge is ever dropped."""
+
+    def __init__(self, model: OGN, box: float, cutoff: float, species, n_predictions: int,
+                 skin: float | None = None, log: Callable[[str], None] = print):
+        self.model, self.box, self.cutoff, self.n_predictions, self.log = model, box, cutoff, n_predictions, log
+        self.species = jnp.asarray(species)
+        self.dense = len(self.species) <= DENSE_MAX_ATOMS
+        self.neighbor_fn = None if self.dense else sparse_neighbor_fn(box, cutoff, 0.1 * cutoff if skin is None else skin)
+        self.neighbor = None
+        self.edge_capacity = None
+        self._fn = None
+
+    def _edges_now(self, r) -> int:
+        if self.dense:
+            return int(dense_graph(r, self.box, self.cutoff, 1).n_edges)
+        return int(neighbor_list_graph(jnp.mod(r, self.box), self.box, self.cutoff, self.neighbor.idx, 1).n_edges)
+
+    def _compile(self, capacity: int) -> None:
+        self.edge_capacity = capacity
+        self._fn = make_rollout_fn(self.model, self.box, self.cutoff, capacity, self.n_predictions, self.neighbor_fn)
+
+    def __call__(self, positions: jax.Array, velocities: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(S, N, 3) positions (unwrapped) and velocities after each prediction."""
+        if self.neighbor_fn is not None and self.neighbor is None:
+            self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box))
+        if self._fn is None:
+            self._compile(_capacity_for(self._edges_now(positions)))
+        while True:
+            rs, vs, most, overflow = self._fn(positions, velocities, self.species, self.neighbor)
+            if bool(overflow):
+                self.log("the neighbor list outgrew its capacity: redoing the rollout with a larger one")
+                self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box),
+                                                          extra_capacity=self.neighbor.idx.shape[1] // 2)
+            elif int(most) > self.edge_capacity:
+                self.log(f"the graph grew to {int(most)} edges, beyond its capacity {self.edge_capacity}:"
+                         " redoing the rollout")
+                self._compile(_capacity_for(int(most)))
+            else:
+                return rs, vs
 
 
 def rollout(
@@ -110,41 +147,19 @@ def rollout(
     if n_steps < k or n_steps % k:
         raise ValueError(f"--steps counts MD steps and must be a positive multiple of the model's k = {k}, got {n_steps}")
     cutoff = float(info["cutoff"])
-    skin = 0.1 * cutoff if skin is None else skin
     if box < 2 * cutoff:
         raise ValueError(f"box {box:.6g} is smaller than twice the graph cutoff {cutoff:.6g}")
     n_species = model.n_species
     species = np.asarray(species)
     if species.min() < 0 or species.max() >= n_species:
         raise ValueError(f"species {int(species.max())} unknown to this model, which knows {n_species} species")
-    dtype = jnp.float32
-    r0 = jnp.asarray(positions, dtype)
-    v0 = jnp.asarray(velocities, dtype)
     n_predictions = n_steps // k
-    species = jnp.asarray(species)
-    if len(species) <= DENSE_MAX_ATOMS:
-        capacity = _capacity_for(int(dense_graph(r0, box, cutoff, 1).n_edges))
-        while True:
-            rs, vs, most = make_rollout_fn(model, box, cutoff, capacity, n_predictions)(r0, v0, species)
-            if int(most) <= capacity:
-                break
-            log(f"the graph grew to {int(most)} edges, beyond its capacity {capacity}: redoing the rollout")
-            capacity = _capacity_for(int(most))
-    else:
-        neighbor_fn = sparse_neighbor_fn(box, cutoff, skin)
-        neighbor = neighbor_fn.allocate(jnp.mod(r0, box))
-        fn = make_rollout_fn(model, box, cutoff, None, n_predictions, neighbor_fn)
-        while True:
-            rs, vs, overflow = fn(r0, v0, species, neighbor)
-            if not bool(overflow):
-                break
-            log("the neighbor list outgrew its capacity: redoing the rollout with a larger one")
-            neighbor = neighbor_fn.allocate(jnp.mod(r0, box), extra_capacity=neighbor.idx.shape[1] // 2)
-        capacity = int(neighbor.idx.shape[1])
+    simulate = CompiledRollout(model, box, cutoff, species, n_predictions, skin, log)
+    rs, vs = simulate(jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32))
     rs, vs = np.asarray(rs), np.asarray(vs)
     finite = np.isfinite(rs).all(axis=(1, 2)) & np.isfinite(vs).all(axis=(1, 2))
     if not finite.all():
         first = int(np.argmin(finite))
         raise RolloutError(f"non-finite positions or velocities at prediction {first + 1} (MD step {(first + 1) * k});"
                            " the model has left the region it was trained on")
-    return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), capacity)
+    return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), simulate.edge_capacity)

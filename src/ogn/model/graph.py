@@ -36,9 +36,11 @@ def dense_graph(positions: jax.Array, box: float, cutoff: float, capacity: int) 
     return Graph(senders, receivers, edge_vectors, within.sum())
 
 
-def neighbor_list_graph(positions: jax.Array, box: float, cutoff: float, neighbor_idx: jax.Array) -> Graph:
-    """Graph from a jax-md Sparse neighbor list (pairs within cutoff + skin, padded with N): keeps the pairs
-    within `cutoff`; the rest become padding. Capacity = the neighbor list's."""
+def neighbor_list_graph(positions: jax.Array, box: float, cutoff: float, neighbor_idx: jax.Array,
+                        capacity: int) -> Graph:
+    """Graph from a jax-md Sparse neighbor list (pairs within cutoff + skin, padded with N): the pairs within
+    `cutoff`, packed into `capacity` slots. The list holds ~1.7 times as many pairs (the skin shell and its
+    own spare capacity); packing them keeps the network from running on that padding."""
     n = positions.shape[0]
     displacement_fn, _ = space.periodic(box)
     senders, receivers = neighbor_idx[0], neighbor_idx[1]
@@ -47,9 +49,11 @@ def neighbor_list_graph(positions: jax.Array, box: float, cutoff: float, neighbo
         positions[receivers.clip(max=n - 1)], positions[senders.clip(max=n - 1)]
     )
     real = listed & (jnp.sum(vectors**2, axis=-1) < cutoff**2)
-    senders = jnp.where(real, senders, n)
-    receivers = jnp.where(real, receivers, n)
-    return Graph(senders, receivers, jnp.where(real[:, None], vectors, 0.0), real.sum())
+    (slots,) = jnp.nonzero(real, size=capacity, fill_value=real.shape[0])
+    kept = slots < real.shape[0]
+    slots = slots.clip(max=real.shape[0] - 1)
+    return Graph(jnp.where(kept, senders[slots], n), jnp.where(kept, receivers[slots], n),
+                 jnp.where(kept[:, None], vectors[slots], 0.0), real.sum())
 
 
 def count_edges(positions: np.ndarray, box: float, cutoff: float) -> np.ndarray:
