@@ -46,24 +46,34 @@ def velocity_scale(system: System) -> float:
 
 def energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
     """(F,) potential and kinetic energy with the true potential (in the working precision: float64 in
-    `ogn evaluate`), and (F, 3) total momentum."""
+    `ogn evaluate`), and (F, 3) total momentum. The potentials come from one compiled scan over the frames,
+    its neighbor list refreshed as atoms move and reallocated (and the scan redone) if it overflows."""
+    import jax
     import jax.numpy as jnp
 
-    from ogn.md.simulate import kinetic_energy, make_force_field
+    from ogn.md.simulate import float_dtype, grow_neighbor_list, make_force_field
 
     ff = make_force_field(system, species)
-    wrapped = np.mod(positions, system.box)
-    neighbor = ff.allocate(jnp.asarray(wrapped[0]))
-    potential = []
-    for r in wrapped:
-        neighbor = neighbor.update(jnp.asarray(r))
-        if bool(neighbor.did_buffer_overflow):
-            neighbor = ff.allocate(jnp.asarray(r))
-        potential.append(float(ff.energy_fn(jnp.asarray(r), neighbor.idx)))
+    wrapped = jnp.asarray(np.mod(positions, system.box), float_dtype())
+
+    @jax.jit
+    def potentials(frames, neighbor):
+        def one(neighbor, r):
+            neighbor = neighbor.update(r)
+            return neighbor, (ff.energy_fn(r, neighbor.idx), neighbor.did_buffer_overflow)
+
+        _, (energy, overflow) = jax.lax.scan(one, neighbor, frames)
+        return energy, overflow.any()
+
+    neighbor = ff.allocate(wrapped[0])
+    potential, overflow = potentials(wrapped, neighbor)
+    while bool(overflow):
+        neighbor = grow_neighbor_list(ff, wrapped[0], neighbor)
+        potential, overflow = potentials(wrapped, neighbor)
     masses = np.asarray(ff.masses)
-    kinetic = np.array([float(kinetic_energy(jnp.asarray(v), ff.masses, system.units.mvv2e)) for v in velocities])
+    kinetic = 0.5 * system.units.mvv2e * np.einsum("n,fnk->f", masses, np.asarray(velocities) ** 2)
     momentum = np.einsum("n,fnk->fk", masses, velocities)
-    return np.array(potential), kinetic, momentum
+    return np.asarray(potential, dtype=float), kinetic, momentum
 
 
 def rdf(positions: np.ndarray, box: float, r_max: float, bins: int = 100) -> tuple[np.ndarray, np.ndarray]:
