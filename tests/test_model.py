@@ -108,6 +108,9 @@ def test_edge_latents_reach_the_next_layer(config):
                                                                           jnp.asarray(species))))
     edges0 = net.edge_encoder(model.edge_normalizer(model.edge_features(graph)))
     nodes1, edges1 = net.layers[0](nodes0, edges0, nodes0, edges0, graph)
+    folded = net.layers[0](nodes0, None, nodes0, edges0, graph)  # the first layer's shortcut, e = e0
+    for a, b in zip(folded, (nodes1, edges1)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
     nodes2, _ = net.layers[1](nodes1, edges1, nodes0, edges0, graph)
     changed = edges1.at[0].add(1.0)  # one edge's latent, edge 0 is real (sender 0)
     nodes2_changed, _ = net.layers[1](nodes1, changed, nodes0, edges0, graph)

@@ -98,7 +98,14 @@ class EdgeMLP(nnx.Module):
         self.norm = nnx.LayerNorm(latent, rngs=rngs)
         self.order = order
 
-    def __call__(self, edges: jax.Array, nodes: jax.Array, graph: Graph) -> jax.Array:
+    def __call__(self, edges: jax.Array | None, edges0: jax.Array, nodes: jax.Array, graph: Graph) -> jax.Array:
+        """`edges` None: the first layer, where e^l = e^0 and [e, e0] W = e0 (W_e + W_e0) costs half."""
+        if edges is None:
+            kernel = self.edge_block.kernel[...]
+            half = kernel.shape[0] // 2
+            from_edges = edges0 @ (kernel[:half] + kernel[half:]) + self.edge_block.bias[...]
+        else:
+            from_edges = self.edge_block(jnp.concatenate([edges, edges0], -1))
         if self.order == "per-node":
             from_nodes = _gather(self.sender_block(nodes), graph.senders) + _gather(
                 self.receiver_block(nodes), graph.receivers
@@ -107,7 +114,7 @@ class EdgeMLP(nnx.Module):
             from_nodes = self.sender_block(_gather(nodes, graph.senders)) + self.receiver_block(
                 _gather(nodes, graph.receivers)
             )
-        hidden = jax.nn.relu(self.edge_block(edges) + from_nodes)
+        hidden = jax.nn.relu(from_edges + from_nodes)
         return self.norm(jax.nn.relu(self.out(hidden)))
 
 
@@ -117,8 +124,9 @@ class MPNNLayer(nnx.Module):
         self.node_mlp = MLP(4 * latent, hidden, latent, rngs, bias)
 
     def __call__(self, nodes, edges, nodes0, edges0, graph: Graph):
+        """`edges` None in the first layer (they are edges0 there)."""
         n = nodes.shape[0]
-        edges = self.edge_mlp(jnp.concatenate([edges, edges0], -1), jnp.concatenate([nodes, nodes0], -1), graph)
+        edges = self.edge_mlp(edges, edges0, jnp.concatenate([nodes, nodes0], -1), graph)
         outgoing = _segment_sum(edges, graph.senders, n)  # sum_j e_ij
         incoming = _segment_sum(edges, graph.receivers, n)  # sum_j e_ji
         nodes = self.node_mlp(jnp.concatenate([nodes, nodes0, outgoing, incoming], -1))
@@ -139,7 +147,7 @@ class OGNNetwork(nnx.Module):
     def __call__(self, node_features: jax.Array, edge_features: jax.Array, graph: Graph) -> jax.Array:
         nodes0 = self.node_encoder(node_features)
         edges0 = self.edge_encoder(edge_features)
-        nodes, edges = nodes0, edges0
+        nodes, edges = nodes0, None
         for layer in self.layers:
             nodes, edges = layer(nodes, edges, nodes0, edges0, graph)
         return self.decoder(nodes)
