@@ -126,9 +126,13 @@ def test_neighbor_list_graph_equals_dense_graph(config):
     displacement_fn, _ = space.periodic(box)
     neighbor_fn = partition.neighbor_list(displacement_fn, box, CUTOFF, dr_threshold=0.5,
                                           format=partition.NeighborListFormat.Sparse)
-    nl = neighbor_list_graph(wrapped, box, CUTOFF, neighbor_fn.allocate(wrapped).idx, CAPACITY)
+    idx = neighbor_fn.allocate(wrapped).idx
+    nl = neighbor_list_graph(wrapped, box, CUTOFF, idx, CAPACITY)
     dense = dense_graph(wrapped, box, CUTOFF, CAPACITY)
     assert int(nl.n_edges) == int(dense.n_edges)
+    assert idx.shape[1] > 1.2 * int(nl.n_edges)  # the list's skin shell and spare room, packed away
+    short = neighbor_list_graph(wrapped, box, CUTOFF, idx, int(nl.n_edges) - 5)
+    assert int(short.n_edges) == int(nl.n_edges)  # a graph too small still reports what it needed
 
     def edge_set(g):
         real = np.asarray(g.senders) < len(positions)
