@@ -152,3 +152,33 @@ def test_reproduce_fig4b_quick(tmp_path):
     metrics_ = json.loads((fig_dir / "lj-fast" / "metrics.json").read_text())
     assert metrics_["k"] == 5 and "quick scale" in metrics_["note"]
     assert (fig_dir / "lj-fast" / "energy.png").exists()
+
+
+def test_bench_rollout_times_every_engine_and_counts_the_network(tmp_path):
+    """The runtime table: one row per size with all four timings, the Fast-OGN's graph size and FLOP rate,
+    and Figs. 4C/4D beside the Markdown file (tiny run: 10 MD steps at the preset's N)."""
+    from flax import nnx
+
+    from ogn.bench import bench_rollout, network_multiply_adds
+    from ogn.model.network import OGN, ModelConfig
+
+    out = tmp_path / "B.md"
+    (row,) = bench_rollout(["lj"], [265], md_steps=10, threads=1, out=out, figures_dir=tmp_path, log=lambda s: None)
+    for key in ("jax_md", "lammps_1", "lammps_n", "ogn", "ogn_gflops"):
+        assert row[key] > 0
+    assert 120 < row["edges_per_atom"] < 150  # 4/3 pi 3^3 x 1.2 atoms per sigma^3 = 136
+    text = out.read_text()
+    assert "| lj | 265 | 5 |" in text and (tmp_path / "bench-rollout-4c.png").exists()
+    # the count equals a walk over the kernels: per-edge ones once per edge (the first layer's edge block
+    # at half its rows), per-node ones once per node
+    config = ModelConfig(layers=2)
+    net = OGN(2, config, nnx.Rngs(0)).network
+    edge = net.edge_encoder.hidden.kernel.size + net.edge_encoder.out.kernel.size
+    node = net.node_encoder.hidden.kernel.size + net.node_encoder.out.kernel.size
+    node += net.decoder.hidden.kernel.size + net.decoder.out.kernel.size
+    for i, layer in enumerate(net.layers):
+        e = layer.edge_mlp
+        edge += e.edge_block.kernel.size // (2 if i == 0 else 1) + e.out.kernel.size
+        node += e.sender_block.kernel.size + e.receiver_block.kernel.size
+        node += layer.node_mlp.hidden.kernel.size + layer.node_mlp.out.kernel.size
+    assert network_multiply_adds(config, 2, 100, 1000) == edge * 1000 + node * 100

@@ -239,9 +239,22 @@ def bench_train(layers=(2, 10), orders=("per-node", "per-edge"), preset="lj", st
     return rows
 
 
-def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 2, repeats: int = 3) -> float:
+def network_multiply_adds(config, n_species: int, n_atoms: int, n_edges: int) -> int:
+    """Multiply-adds of the dense layers of one prediction (gathers, sums and LayerNorms not counted)."""
+    from ogn.model.network import EDGE_FEATURES
+
+    h, lat = config.hidden, config.latent
+    per_edge = EDGE_FEATURES[config.edge_features] * h + h * lat  # encoder
+    per_edge += config.layers * (h * lat) + lat * h + (config.layers - 1) * 2 * lat * h  # first layer folded
+    per_node = (n_species + 3) * h + h * lat + lat * h + h * 6  # encoder, decoder
+    per_node += config.layers * (2 * 2 * lat * h + 4 * lat * h + h * lat)  # sender/receiver blocks, node MLP
+    return per_edge * n_edges + per_node * n_atoms
+
+
+def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 2,
+             repeats: int = 3) -> tuple[float, int, int]:
     """Seconds for `md_steps` MD steps (md_steps / k predictions) of an untrained Fast-OGN, compiled, median
-    of `repeats`. The cost does not depend on the weights, but it does on how often the neighbor list is
+    of `repeats`; the graph's edges at the start and the network's multiply-adds per prediction. The cost does not depend on the weights, but it does on how often the neighbor list is
     rebuilt: the untrained model's displacements are scaled to the thermal ones, sqrt(kB T / m) k dt per
     prediction, so atoms move (and lists are rebuilt) about as often as in a liquid."""
     from ogn.evaluate.metrics import velocity_scale
@@ -253,7 +266,8 @@ def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 
     from ogn.model.network import OGN, ModelConfig
     from ogn.rollout import CompiledRollout
 
-    model = OGN(system.n_species, ModelConfig(layers=layers), nnx.Rngs(0))
+    config = ModelConfig(layers=layers)
+    model = OGN(system.n_species, config, nnx.Rngs(0))
     cutoff = system.neighbor_cutoff
     model.target_normalizer.count[...] = jnp.asarray(1.0)
     speed = velocity_scale(system)
@@ -269,7 +283,8 @@ def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 
         t0 = time.perf_counter()
         jax.block_until_ready(call())
         times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    n_edges = simulate.edges_now(r)
+    return float(np.median(times)), n_edges, network_multiply_adds(config, system.n_species, structure.n_atoms, n_edges)
 
 
 FAST_K = {"lj": 5, "lj-ka": 5, "silica": 10, "silicon": 10, "cuzr": 10}
@@ -295,7 +310,9 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
             row["jax_md"] = time_jax(system, structure, md_steps) * 1e-6 * md_steps * system.n_atoms
             row["lammps_1"] = time_lammps(system, structure, md_steps, 1) * 1e-6 * md_steps * system.n_atoms
             row["lammps_n"] = time_lammps(system, structure, md_steps, threads) * 1e-6 * md_steps * system.n_atoms
-            row["ogn"] = time_ogn(system, structure, k, md_steps)
+            row["ogn"], edges, multiply_adds = time_ogn(system, structure, k, md_steps)
+            row["edges_per_atom"] = edges / system.n_atoms
+            row["ogn_gflops"] = 2 * multiply_adds * (md_steps // k) / row["ogn"] / 1e9
             log(" ".join(f"{a}={b:.4g}" if isinstance(b, float) else f"{a}={b}" for a, b in row.items()))
             rows.append(row)
     lj_cost = {r["n_atoms"]: r["lammps_1"] for r in rows if r["preset"] == "lj"}
@@ -318,17 +335,19 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
          f" {md_steps} / k predictions, one compiled scan, median of 3 after compilation; graphs by all pairs up to"
          " 2000 atoms, by cell lists (skin 0.1 r_c, rebuilt when an atom moved half of it) above"),
         f"- LAMMPS: `run {md_steps}` after setup, 1 thread and {threads} OpenMP threads",
+        ("- edges/atom: the Fast-OGN graph's at the start; GFLOP/s: 2 x the multiply-adds of its dense layers per"
+         " second (what limits it: the edge MLPs are ~25 000 multiply-adds per edge per prediction)"),
         ("- complexity index: LAMMPS (1 thread) time per atom-step at the smallest size relative to LJ's"
          " (the issue's 100-atom energy evaluation is not possible: boxes below 2 r_c)"),
         "",
         (f"| preset | atoms | k | jax MD (s) | LAMMPS 1 thread (s) | LAMMPS {threads} threads (s) | Fast-OGN (s)"
-         f" | OGN / LAMMPS {threads} thr | OGN / jax MD |"),
-        "|---|---|---|---|---|---|---|---|---|",
+         f" | OGN / LAMMPS {threads} thr | OGN / jax MD | edges/atom | OGN GFLOP/s |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r['preset']} | {r['n_atoms']} | {r['k']} | {r['jax_md']:.4g} | {r['lammps_1']:.4g} |"
                      f" {r['lammps_n']:.4g} | {r['ogn']:.4g} | {r['ogn'] / r['lammps_n']:.2f} |"
-                     f" {r['ogn'] / r['jax_md']:.2f} |")
+                     f" {r['ogn'] / r['jax_md']:.2f} | {r['edges_per_atom']:.0f} | {r['ogn_gflops']:.0f} |")
     if complexity:
         lines += ["", "Complexity index: " + ", ".join(f"{p} {c:.2f}" for p, c in complexity.items()),
                   "", "![Fig. 4C](bench-rollout-4c.png) ![Fig. 4D](bench-rollout-4d.png)"]

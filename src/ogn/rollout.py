@@ -101,7 +101,7 @@ class CompiledRollout:
         self.edge_capacity = None
         self._fn = None
 
-    def _edges_now(self, r) -> int:
+    def edges_now(self, r) -> int:
         if self.dense:
             return int(dense_graph(r, self.box, self.cutoff, 1).n_edges)
         return int(neighbor_list_graph(jnp.mod(r, self.box), self.box, self.cutoff, self.neighbor.idx, 1).n_edges)
@@ -115,7 +115,7 @@ class CompiledRollout:
         if self.neighbor_fn is not None and self.neighbor is None:
             self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box))
         if self._fn is None:
-            self._compile(_capacity_for(self._edges_now(positions)))
+            self._compile(_capacity_for(self.edges_now(positions)))
         while True:
             rs, vs, most, overflow = self._fn(positions, velocities, self.species, self.neighbor)
             if bool(overflow):
