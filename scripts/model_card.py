@@ -41,9 +41,9 @@ for name, r in m["final_rmse"].items():
     lines.append(f"| {name} | {fmt(r['position'])} | {fmt(r['velocity'])} |")
 ogn = m["final_rmse"]["ogn"]
 if ogn["position"] is not None:
-    lines += ["", f"Against the issue's targets: position RMSE / cage length = {ogn['position'] / m['cage_length']:.3g},"
+    lines += ["", (f"Against the issue's targets: position RMSE / cage length = {ogn['position'] / m['cage_length']:.3g},"
               f" velocity RMSE / velocity scale = {ogn['velocity'] / m['velocity_scale']:.3g} (targets <= 0.1;"
-              " for lj-fast-k5 the absolute targets are 0.03 sigma and 0.32)."]
+              " for lj-fast-k5 the absolute targets are 0.03 sigma and 0.32).")]
 long = m["long_rollout"]
 lines += ["", f"Long rollout ({long['steps']} MD steps): "
           + (f"blew up: {long['ogn_blew_up_at']}" if long.get("ogn_blew_up_at") else

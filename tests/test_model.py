@@ -202,7 +202,7 @@ def test_each_symmetry_maps_a_pair_to_the_pair_md_gives(config, lammps_snapshot)
 
 
 def test_edge_features_add_the_distance_with_finite_gradients_on_padding(config):
-    positions, velocities, species, box = config
+    positions, _velocities, _species, box = config
     graph = dense_graph(jnp.asarray(np.mod(positions, box)), box, CUTOFF, CAPACITY)
     real = np.asarray(graph.senders) < len(positions)
     assert not real.all()  # the capacity leaves padding to check

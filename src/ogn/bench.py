@@ -254,15 +254,15 @@ def network_multiply_adds(config, n_species: int, n_atoms: int, n_edges: int) ->
 def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 2,
              repeats: int = 3) -> tuple[float, int, int]:
     """Seconds for `md_steps` MD steps (md_steps / k predictions) of an untrained Fast-OGN, compiled, median
-    of `repeats`; the graph's edges at the start and the network's multiply-adds per prediction. The cost does not depend on the weights, but it does on how often the neighbor list is
-    rebuilt: the untrained model's displacements are scaled to the thermal ones, sqrt(kB T / m) k dt per
-    prediction, so atoms move (and lists are rebuilt) about as often as in a liquid."""
-    from ogn.evaluate.metrics import velocity_scale
-
+    of `repeats`; the graph's edges at the start and the network's multiply-adds per prediction. The cost
+    does not depend on the weights, but it does on how often the neighbor list is rebuilt: the untrained
+    model's displacements are scaled to the thermal ones, sqrt(kB T / m) k dt per prediction, so atoms move
+    (and lists are rebuilt) about as often as in a liquid."""
     import jax
     import jax.numpy as jnp
     from flax import nnx
 
+    from ogn.evaluate.metrics import velocity_scale
     from ogn.model.network import OGN, ModelConfig
     from ogn.rollout import CompiledRollout
 
