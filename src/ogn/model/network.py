@@ -37,7 +37,7 @@ class ModelConfig:
     # "displacement" is the paper's e_ij = r_j - r_i; "displacement+distance" adds |r_j - r_i| (as
     # learning_to_simulate, the paper's ref. 11, does). Measured on LJ at k = 5 (BENCHMARKS.md): with the
     # distance the test loss leaves the "dr = v k dt, no forces" plateau at 0.506 after ~2000 steps and
-    # reaches 0.03 at 3000; without it, it was still at 0.506 after 5000.
+    # reaches 0.03 at 3000; without it, it was still at 0.506 after 4000.
     edge_features: str = "displacement+distance"
 
     def __post_init__(self):
