@@ -217,7 +217,23 @@ def test_edge_features_add_the_distance_with_finite_gradients_on_padding(config)
     np.testing.assert_array_equal(np.asarray(paper.edge_features(graph)), np.asarray(graph.edge_vectors))
 
 
+def test_mean_degree_aggregation_divides_the_edge_sums_by_the_edges_per_node_seen(config):
+    positions, velocities, species, box = config
+    graph = dense_graph(jnp.asarray(np.mod(positions, box)), box, CUTOFF, CAPACITY)
+    v, s = jnp.asarray(velocities), jnp.asarray(species)
+    model = OGN(2, ModelConfig(layers=2, aggregation="mean-degree"), nnx.Rngs(0))
+    model.update_statistics(v, s, graph, jnp.zeros((len(positions), 6)))
+    degree = int(graph.n_edges) / len(positions)
+    nodes = model.node_normalizer(model.node_features(v, s))
+    edges = model.edge_normalizer(model.edge_features(graph))
+    out = np.asarray(model.standardised_output(v, s, graph))
+    np.testing.assert_allclose(out, np.asarray(model.network(nodes, edges, graph, 1 / degree)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(out, np.asarray(model.network(nodes, edges, graph, 1.0)), atol=1e-3)
+
+
 def test_model_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="aggregation"):
+        ModelConfig(aggregation="max")
     with pytest.raises(ValueError, match="edge_features"):
         ModelConfig(edge_features="angles")
     with pytest.raises(ValueError, match="edge_first_layer"):

@@ -159,3 +159,31 @@ def test_every_shipped_config_loads():
     for path in paths:
         config = load_config(path)
         assert config.train.k >= 1 and config.model.layers in (2, 10)
+
+
+def test_sigterm_stops_ogn_train_with_a_checkpoint(lj_dataset, tmp_path):
+    """`kill`, `timeout` and batch schedulers send SIGTERM (and background jobs ignore SIGINT): training
+    stops as on Ctrl-C, with a checkpoint that --resume continues."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    config = small_config(lj_dataset, steps=100_000, checkpoint_every=20)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "ogn.cli", "train", str(path), "--out", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=os.environ | {"COLUMNS": "200"})
+    deadline = time.time() + 300
+    while not (run / "checkpoint.npz").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    assert "interrupted: checkpoint at step" in output
+    assert json.loads((run / "run.json").read_text())["step"] >= 20

@@ -98,9 +98,19 @@ def training_bar(description: str, total: int, start: int = 0):
         yield lambda n, **fields: progress.update(task, advance=n, **fields)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def cmd_train(args) -> int:
+    import signal
+
     from ogn.train import load_config, train_and_evaluate
 
+    # `kill`, `timeout` and batch schedulers send SIGTERM, and a job started in the background ignores
+    # SIGINT: both stop training the way Ctrl-C does, with a checkpoint
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     config = load_config(args.config, data=args.data, steps=args.steps)
     out = args.out or str(Path("runs") / Path(args.config).stem)
     console = _console()
