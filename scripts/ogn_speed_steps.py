@@ -1,0 +1,60 @@
+"""What each Fast-OGN speed-up buys (issue 5), one at a time, on one preset's liquid at N atoms: the
+neighbor-list graph unpacked (the network runs on every slot of the cell list: the skin shell and its spare
+room) or packed to the pairs within r_c; the first layer's edge block on [e, e0] or folded onto e0. Untrained
+weights, 100 MD steps, median of 3 after compilation (`ogn.bench.time_ogn`).
+
+    .venv/bin/python scripts/ogn_speed_steps.py [PRESET] [N]   # writes the `ogn speed steps` section of BENCHMARKS.md
+"""
+
+import datetime
+import sys
+from pathlib import Path
+
+from ogn import rollout
+from ogn.bench import FAST_K, machine_description, prepare_liquid, replace_section, time_ogn
+from ogn.md.simulate import set_precision
+from ogn.model import network
+from ogn.model.graph import neighbor_list_graph
+from ogn.systems import get_system
+
+set_precision("float32")
+preset = sys.argv[1] if len(sys.argv) > 1 else "silica"
+n = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+base = get_system(preset)
+system = base if n <= base.n_atoms else base.scaled(n)
+structure = prepare_liquid(system)
+k = FAST_K[preset]
+
+
+def unpacked(positions, box, cutoff, neighbor_idx, capacity):
+    return neighbor_list_graph(positions, box, cutoff, neighbor_idx, neighbor_idx.shape[1])
+
+
+def unfolded(self, edges, edges0, nodes, graph):
+    return folded_call(self, edges0 if edges is None else edges, edges0, nodes, graph)
+
+
+folded_call = network.EdgeMLP.__call__
+packed = rollout.neighbor_list_graph
+settings = [("unpacked graph, unfolded first layer", unpacked, unfolded),
+            ("packed graph, unfolded first layer", packed, unfolded),
+            ("packed graph, folded first layer (default)", packed, folded_call)]
+rows = []
+for name, graph_fn, edge_call in settings:
+    rollout.neighbor_list_graph, network.EdgeMLP.__call__ = graph_fn, edge_call
+    seconds, edges, _ = time_ogn(system, structure, k, 100)
+    rows.append((name, seconds))
+    print(f"{name}: {seconds:.3f} s per 100 MD steps", flush=True)
+rollout.neighbor_list_graph, network.EdgeMLP.__call__ = packed, folded_call
+lines = [
+    "## Fast-OGN: what each speed-up buys (`scripts/ogn_speed_steps.py`)",
+    "",
+    f"- date: {datetime.date.today().isoformat()}; machine: {machine_description()}",
+    (f"- command: `.venv/bin/python scripts/ogn_speed_steps.py {preset} {n}`; {preset}, N = {system.n_atoms},"
+     f" k = {k}, {edges / system.n_atoms:.0f} edges per atom within r_c; untrained 2-layer Fast-OGN, float32;"
+     " 100 MD steps, median of 3 after compilation"),
+    "",
+    "| setting | s per 100 MD steps | vs first row |",
+    "|---|---|---|",
+] + [f"| {name} | {s:.3f} | {s / rows[0][1]:.2f} |" for name, s in rows]
+replace_section(Path("BENCHMARKS.md"), "ogn speed steps", "\n".join(lines))
