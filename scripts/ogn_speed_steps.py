@@ -1,7 +1,8 @@
 """What each Fast-OGN speed-up buys (issue 5), one at a time, on one preset's liquid at N atoms: the
 neighbor-list graph unpacked (the network runs on every slot of the cell list: the skin shell and its spare
-room) or packed to the pairs within r_c; the first layer's edge block on [e, e0] or folded onto e0. Untrained
-weights, 100 MD steps, median of 3 after compilation (`ogn.bench.time_ogn`).
+room) or packed to the pairs within r_c; the first layer's edge block on [e, e0] or folded onto e0; the node
+update's two edge sums as two scatters or one. Untrained weights, 100 MD steps, median of 3 after
+compilation (`ogn.bench.time_ogn`).
 
     .venv/bin/python scripts/ogn_speed_steps.py [PRESET] [N]   # writes the `ogn speed steps` section of BENCHMARKS.md
 """
@@ -9,6 +10,9 @@ weights, 100 MD steps, median of 3 after compilation (`ogn.bench.time_ogn`).
 import datetime
 import sys
 from pathlib import Path
+
+import jax
+import jax.numpy as jnp
 
 from ogn import rollout
 from ogn.bench import FAST_K, machine_description, prepare_liquid, replace_section, time_ogn
@@ -34,18 +38,25 @@ def unfolded(self, edges, edges0, nodes, graph):
     return folded_call(self, edges0 if edges is None else edges, edges0, nodes, graph)
 
 
+def two_scatters(edges, graph, n):
+    return jnp.concatenate([jax.ops.segment_sum(edges, graph.senders, num_segments=n),
+                            jax.ops.segment_sum(edges, graph.receivers, num_segments=n)], -1)
+
+
 folded_call = network.EdgeMLP.__call__
 packed = rollout.neighbor_list_graph
-settings = [("unpacked graph, unfolded first layer", unpacked, unfolded),
-            ("packed graph, unfolded first layer", packed, unfolded),
-            ("packed graph, folded first layer (default)", packed, folded_call)]
+one_scatter = network._out_and_in_sums
+settings = [("unpacked graph, unfolded first layer, two scatters", unpacked, unfolded, two_scatters),
+            ("packed graph, unfolded first layer, two scatters", packed, unfolded, two_scatters),
+            ("packed graph, folded first layer, two scatters", packed, folded_call, two_scatters),
+            ("packed graph, folded first layer, one scatter", packed, folded_call, one_scatter)]
 rows = []
-for name, graph_fn, edge_call in settings:
-    rollout.neighbor_list_graph, network.EdgeMLP.__call__ = graph_fn, edge_call
+for name, graph_fn, edge_call, sums in settings:
+    rollout.neighbor_list_graph, network.EdgeMLP.__call__, network._out_and_in_sums = graph_fn, edge_call, sums
     seconds, edges, _ = time_ogn(system, structure, k, 100)
     rows.append((name, seconds))
     print(f"{name}: {seconds:.3f} s per 100 MD steps", flush=True)
-rollout.neighbor_list_graph, network.EdgeMLP.__call__ = packed, folded_call
+rollout.neighbor_list_graph, network.EdgeMLP.__call__, network._out_and_in_sums = packed, folded_call, one_scatter
 lines = [
     "## Fast-OGN: what each speed-up buys (`scripts/ogn_speed_steps.py`)",
     "",

@@ -2,6 +2,7 @@
 
 import json
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -163,7 +164,11 @@ def test_bench_rollout_times_every_engine_and_counts_the_network(tmp_path):
     from ogn.model.network import OGN, ModelConfig
 
     out = tmp_path / "B.md"
-    (row,) = bench_rollout(["lj"], [265], md_steps=10, threads=1, out=out, figures_dir=tmp_path, log=lambda s: None)
+    try:  # the benchmark sets float32 process-wide, as its command does; later tests need float64 back
+        (row,) = bench_rollout(["lj"], [265], md_steps=10, threads=1, out=out, figures_dir=tmp_path,
+                               log=lambda s: None)
+    finally:
+        jax.config.update("jax_enable_x64", True)
     for key in ("jax_md", "lammps_1", "lammps_n", "ogn", "ogn_gflops"):
         assert row[key] > 0
     assert 120 < row["edges_per_atom"] < 150  # 4/3 pi 3^3 x 1.2 atoms per sigma^3 = 136

@@ -73,8 +73,13 @@ def _gather(x: jax.Array, idx: jax.Array) -> jax.Array:
     return jnp.take(x, idx, axis=0, mode="clip")  # padding index N clips to a real node; its sums are dropped
 
 
-def _segment_sum(x: jax.Array, idx: jax.Array, n: int) -> jax.Array:
-    return jax.ops.segment_sum(x, idx, num_segments=n)  # ids == n (padding) are dropped
+def _out_and_in_sums(edges: jax.Array, graph: Graph, n: int) -> jax.Array:
+    """(N, 2 L): [sum_j e_ij, sum_j e_ji], both sums in one scatter (segments 0..N-1 by sender, N..2N-1 by
+    receiver); padding edges (id N) go to segment 2N, beyond the last, and are dropped."""
+    ids = jnp.concatenate([jnp.where(graph.senders < n, graph.senders, 2 * n),
+                           jnp.where(graph.receivers < n, graph.receivers + n, 2 * n)])
+    sums = jax.ops.segment_sum(jnp.concatenate([edges, edges]), ids, num_segments=2 * n)
+    return jnp.concatenate([sums[:n], sums[n:]], -1)
 
 
 class MLP(nnx.Module):
@@ -133,9 +138,8 @@ class MPNNLayer(nnx.Module):
         """`edges` None in the first layer (they are edges0 there)."""
         n = nodes.shape[0]
         edges = self.edge_mlp(edges, edges0, jnp.concatenate([nodes, nodes0], -1), graph)
-        outgoing = _segment_sum(edges, graph.senders, n) * message_scale  # sum_j e_ij
-        incoming = _segment_sum(edges, graph.receivers, n) * message_scale  # sum_j e_ji
-        nodes = self.node_mlp(jnp.concatenate([nodes, nodes0, outgoing, incoming], -1))
+        sums = _out_and_in_sums(edges, graph, n) * message_scale
+        nodes = self.node_mlp(jnp.concatenate([nodes, nodes0, sums], -1))
         return nodes, edges
 
 
