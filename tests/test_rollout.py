@@ -86,6 +86,7 @@ def test_metrics():
     positions = np.stack([np.zeros((3, 3)), np.ones((3, 3))])
     np.testing.assert_allclose(metrics.msd(positions), [0.0, 3.0])
     assert metrics.velocity_scale(get_system("lj")) == pytest.approx(np.sqrt(3.0))
+    assert metrics.velocity_scale(get_system("lj"), 0.5) == pytest.approx(np.sqrt(0.5))  # a glass
     t = np.linspace(0, 4, 401)
     ballistic_then_diffusive = np.where(t < 1, t**2, t)  # log-log slope 2, then 1 from t = 1
     assert metrics.cage_length(get_system("lj"), t, ballistic_then_diffusive) == pytest.approx(1.0, rel=0.03)

@@ -38,10 +38,12 @@ def cage_length(system: System, times: np.ndarray, msd_values: np.ndarray) -> fl
     return float(np.sqrt(m[i]))
 
 
-def velocity_scale(system: System) -> float:
-    """sqrt(kB T / m) with m the mean atomic mass, in the system's velocity units (paper 2.2)."""
+def velocity_scale(system: System, temperature: float | None = None) -> float:
+    """sqrt(kB T / m) with m the mean atomic mass, in the system's velocity units (paper 2.2). T: the
+    preset's unless given (a glass is quenched far below it)."""
     mass = float(np.mean(system.atom_masses(system.species())))
-    return float(np.sqrt(system.units.boltzmann * system.temperature / (system.units.mvv2e * mass)))
+    t = system.temperature if temperature is None else temperature
+    return float(np.sqrt(system.units.boltzmann * t / (system.units.mvv2e * mass)))
 
 
 def energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
