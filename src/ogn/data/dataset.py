@@ -66,10 +66,10 @@ def make_dataset(
 ) -> dict:
     """Run the trajectories (skipping complete ones already there from the same spec) and write the
     metadata. Returns the metadata."""
-    from ogn.md.run import MDConfig, run_md
+    from ogn.md.run import GLASS_TEMPERATURE, MDConfig, run_md
 
     if spec.glass and system.units.name != "lj":
-        raise DatasetError(f"--glass quenches to T = 0.5 in LJ units; preset {system.name!r} is in {system.units.name}"
+        raise DatasetError(f"--glass quenches to T = {GLASS_TEMPERATURE} in LJ units; preset {system.name!r} is in {system.units.name}"
                            " units (use `ogn md --glass --glass-temperature` for its own glass)")
     out_dir = Path(out_dir)
     meta_path = out_dir / DATASET_FILE

@@ -53,7 +53,7 @@ def energies(system: System, species: np.ndarray, positions: np.ndarray, velocit
     import jax
     import jax.numpy as jnp
 
-    from ogn.md.simulate import float_dtype, grow_neighbor_list, make_force_field
+    from ogn.md.simulate import float_dtype, grow_neighbor_list, kinetic_energy, make_force_field
 
     ff = make_force_field(system, species)
     wrapped = jnp.asarray(np.mod(positions, system.box), float_dtype())
@@ -73,7 +73,8 @@ def energies(system: System, species: np.ndarray, positions: np.ndarray, velocit
         neighbor = grow_neighbor_list(ff, wrapped[0], neighbor)
         potential, overflow = potentials(wrapped, neighbor)
     masses = np.asarray(ff.masses)
-    kinetic = 0.5 * system.units.mvv2e * np.einsum("n,fnk->f", masses, np.asarray(velocities) ** 2)
+    per_frame = jax.vmap(kinetic_energy, in_axes=(0, None, None))
+    kinetic = np.asarray(per_frame(jnp.asarray(velocities, float_dtype()), ff.masses, system.units.mvv2e), dtype=float)
     momentum = np.einsum("n,fnk->fk", masses, velocities)
     return np.asarray(potential, dtype=float), kinetic, momentum
 

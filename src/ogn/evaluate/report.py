@@ -17,7 +17,7 @@ import numpy as np
 from ogn.data.dataset import load_frames, read_metadata
 from ogn.evaluate import metrics
 from ogn.io.lammps_data import atomic_write_text
-from ogn.md.run import MDConfig
+from ogn.md.run import GLASS_TEMPERATURE
 from ogn.rollout import RolloutError, rollout
 from ogn.systems import System, system_from_description
 
@@ -131,8 +131,8 @@ def evaluate_run(
         pe, ke, _ = metrics.energies(system, species, ogn_long[0], ogn_long[1])
         long["ogn_total_energy_drift_per_atom"] = float((pe[-1] + ke[-1] - pe[0] - ke[0]) / len(species))
 
-    # a glass dataset is quenched far below the preset's temperature, to MDConfig's glass temperature
-    vscale = metrics.velocity_scale(system, MDConfig(steps=1).glass_temperature if dataset["spec"]["glass"] else None)
+    # a glass dataset is quenched far below the preset's temperature
+    vscale = metrics.velocity_scale(system, GLASS_TEMPERATURE if dataset["spec"]["glass"] else None)
     summary = {
         "run": str(run_dir), "data": str(data_dir), "date": datetime.date.today().isoformat(),
         "system": system.name, "k": k, "horizon_md_steps": horizon, "starts": len(starts),

@@ -16,6 +16,8 @@ from ogn.io.lammps_data import Structure
 from ogn.io.structures import read_structure
 from ogn.systems import System
 
+GLASS_TEMPERATURE = 0.5  # LJ units: the paper's melt-quenched KA glass
+
 
 @dataclass(frozen=True)
 class MDConfig:
@@ -24,7 +26,7 @@ class MDConfig:
     seed: int = 0
     engine: str = "jax"  # "jax" | "lammps"
     glass: bool = False  # melt-quench to glass_temperature before production
-    glass_temperature: float = 0.5
+    glass_temperature: float = GLASS_TEMPERATURE
     quench_steps: int = 10_000
     init: str | None = None  # start from this structure (with velocities); skips preparation
     frame: int = -1  # frame of an H5MD init file
