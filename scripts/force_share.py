@@ -11,12 +11,12 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax.numpy as jnp
+import numpy as np
 
-from ogn.data.dataset import load_frames, read_metadata  # noqa: E402
-from ogn.md.simulate import make_force_field  # noqa: E402
-from ogn.systems import system_from_description  # noqa: E402
+from ogn.data.dataset import load_frames, read_metadata
+from ogn.md.simulate import make_force_field
+from ogn.systems import system_from_description
 
 data, k = sys.argv[1], int(sys.argv[2])
 system = system_from_description(read_metadata(data)["system"])
