@@ -98,23 +98,39 @@ def training_bar(description: str, total: int, start: int = 0):
         yield lambda n, **fields: progress.update(task, advance=n, **fields)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+class StopRequest:
+    """SIGINT and SIGTERM ask training to stop: the loop checks between steps, checkpoints and leaves.
+
+    A KeyboardInterrupt raised wherever the signal lands could cut a checkpoint (or a first import of
+    matplotlib) in half. `kill`, `timeout` and batch schedulers send SIGTERM, and a job started in the
+    background ignores SIGINT unless a handler is installed. A second signal stops at once.
+    """
+
+    def __init__(self):
+        import signal
+
+        self.requested = False
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __call__(self) -> bool:
+        return self.requested
 
 
 def cmd_train(args) -> int:
-    import signal
-
     from ogn.train import load_config, train_and_evaluate
 
-    # `kill`, `timeout` and batch schedulers send SIGTERM, and a job started in the background ignores
-    # SIGINT: both stop training the way Ctrl-C does, with a checkpoint
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    stop = StopRequest()
     config = load_config(args.config, data=args.data, steps=args.steps)
     out = args.out or str(Path("runs") / Path(args.config).stem)
     console = _console()
-    info = train_and_evaluate(config, out, resume=args.resume, log=console.log, progress_factory=training_bar)
+    info = train_and_evaluate(config, out, resume=args.resume, log=console.log, progress_factory=training_bar,
+                              stop_requested=stop)
     console.print(f"[bold]trained[/bold] {out}: {info['step']} steps, test loss {info['test_loss']:.4g}, "
                   f"{info['wall_time_s']:.0f} s on {info['device']}")
     return 0

@@ -376,8 +376,13 @@ def train_and_evaluate(
     resume: bool = False,
     log: Callable[[str], None] = print,
     progress_factory=None,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> dict:
-    """Train per `config` into `workdir`. Returns the final run info (also in RUN/run.json)."""
+    """Train per `config` into `workdir`. Returns the final run info (also in RUN/run.json).
+
+    When `stop_requested()` turns true (checked between steps), or on KeyboardInterrupt, the run is
+    checkpointed and KeyboardInterrupt raised; `resume=True` continues it.
+    """
     workdir = Path(workdir)
     c = config.train
     ckpt_path = workdir / "checkpoint.npz"
@@ -468,6 +473,8 @@ def train_and_evaluate(
     try:
         with progress_factory("training", c.steps, start=trainer.step) as advance:
             while trainer.step < c.steps:
+                if stop_requested():
+                    raise KeyboardInterrupt
                 n = min(c.steps_per_call, c.steps - trainer.step)
                 t0 = time.perf_counter()
                 losses = trainer.run_steps(schedule.picks(trainer.step, n))
