@@ -1,11 +1,13 @@
 """The learned simulator (rollout), the evaluation against MD, and their commands."""
 
+import dataclasses
 import json
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import small_config
 
 from ogn.data.dataset import load_frames
 from ogn.evaluate import metrics
@@ -156,25 +158,34 @@ def test_reproduce_fig4b_quick(tmp_path):
     assert (fig_dir / "lj-fast" / "energy.png").exists()
 
 
-def test_bench_rollout_times_every_engine_and_counts_the_network(tmp_path):
-    """The runtime table: one row per size with all four timings, the Fast-OGN's graph size and FLOP rate,
-    and Figs. 4C/4D beside the Markdown file (tiny run: 10 MD steps at the preset's N)."""
+def test_bench_rollout_times_every_engine_and_counts_the_network(lj_dataset, tmp_path):
+    """The runtime table: one row per size with all five timings (the last a trained run with a short graph
+    cutoff), the graphs' sizes and the FLOP rate, and Figs. 4C/4D beside the Markdown file (tiny run: 10 MD
+    steps at the preset's N)."""
     from flax import nnx
 
     from ogn.bench import bench_rollout, network_multiply_adds
     from ogn.model.network import OGN, ModelConfig
+    from ogn.train import train_and_evaluate
 
+    config = small_config(lj_dataset, steps=10, test_every=10, checkpoint_every=10)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, graph_cutoff=1.5))
+    run = tmp_path / "short"
+    train_and_evaluate(config, run, log=lambda s: None)
+    assert json.loads((run / "run.json").read_text())["cutoff"] == 1.5
     out = tmp_path / "B.md"
     try:  # the benchmark sets float32 process-wide, as its command does; later tests need float64 back
         (row,) = bench_rollout(["lj"], [265], md_steps=10, threads=1, out=out, figures_dir=tmp_path,
-                               log=lambda s: None)
+                               log=lambda s: None, runs={"lj": run})
     finally:
         jax.config.update("jax_enable_x64", True)
-    for key in ("jax_md", "lammps_1", "lammps_n", "ogn", "ogn_gflops"):
+    for key in ("jax_md", "lammps_1", "lammps_n", "ogn", "ogn_gflops", "run"):
         assert row[key] > 0
     assert 120 < row["edges_per_atom"] < 150  # 4/3 pi 3^3 x 1.2 atoms per sigma^3 = 136
+    assert 10 < row["run_edges_per_atom"] < 25  # 4/3 pi 1.5^3 x 1.2 = 17 (fewer: no overlaps below ~0.9)
     text = out.read_text()
     assert "| lj | 265 | 5 |" in text and (tmp_path / "bench-rollout-4c.png").exists()
+    assert f"lj `{run}`" in text
     # the count equals a walk over the kernels: per-edge ones once per edge (the first layer's edge block
     # at half its rows), per-node ones once per node
     config = ModelConfig(layers=2)

@@ -251,28 +251,46 @@ def network_multiply_adds(config, n_species: int, n_atoms: int, n_edges: int) ->
     return per_edge * n_edges + per_node * n_atoms
 
 
-def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 2,
-             repeats: int = 3) -> tuple[float, int, int]:
-    """Seconds for `md_steps` MD steps (md_steps / k predictions) of an untrained Fast-OGN, compiled, median
-    of `repeats`; the graph's edges at the start and the network's multiply-adds per prediction. The cost
-    does not depend on the weights, but it does on how often the neighbor list is rebuilt: the untrained
-    model's displacements are scaled to the thermal ones, sqrt(kB T / m) k dt per prediction, so atoms move
-    (and lists are rebuilt) about as often as in a liquid."""
-    import jax
+def untrained_fast_ogn(system, k: int, layers: int = 2):
+    """(model, ModelConfig) of an untrained Fast-OGN whose displacements are scaled to the thermal ones,
+    sqrt(kB T / m) k dt per prediction, so atoms move (and lists are rebuilt) about as often as in a
+    liquid. Its cost does not depend on the weights, but it does on how often the graph is rebuilt."""
     import jax.numpy as jnp
     from flax import nnx
 
     from ogn.evaluate.metrics import velocity_scale
     from ogn.model.network import OGN, ModelConfig
-    from ogn.rollout import CompiledRollout
 
     config = ModelConfig(layers=layers)
     model = OGN(system.n_species, config, nnx.Rngs(0))
-    cutoff = system.neighbor_cutoff
     model.target_normalizer.count[...] = jnp.asarray(1.0)
     speed = velocity_scale(system)
     model.target_normalizer.m2[...] = jnp.asarray([(speed * k * system.dt) ** 2] * 3 + [(1e-3 * speed) ** 2] * 3,
                                                   jnp.float32)
+    return model, config
+
+
+def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 2, run: str | Path | None = None,
+             repeats: int = 3) -> tuple[float, int, int]:
+    """Seconds for `md_steps` MD steps (md_steps / k predictions), compiled, median of `repeats`; the
+    graph's edges at the start and the network's multiply-adds per prediction. The network is an untrained
+    Fast-OGN on the system's r_c (`untrained_fast_ogn`), or with `run` that trained run's model, with its
+    weights, graph cutoff and k."""
+    import jax
+    import jax.numpy as jnp
+
+    from ogn.rollout import CompiledRollout
+
+    if run is None:
+        model, config = untrained_fast_ogn(system, k, layers)
+        cutoff = system.neighbor_cutoff
+    else:
+        from ogn.train import load_run
+
+        model, info, run_config = load_run(run)
+        if info["system"]["name"] != system.name:
+            raise ValueError(f"{run} was trained on {info['system']['name']!r}, not {system.name!r}")
+        config, k, cutoff = run_config.model, int(info["k"]), float(info["cutoff"])
     r = jnp.asarray(structure.positions, jnp.float32)
     v = jnp.asarray(structure.velocities, jnp.float32)
     simulate = CompiledRollout(model, system.box, cutoff, structure.species, md_steps // k)
@@ -290,8 +308,16 @@ def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 
 FAST_K = {"lj": 5, "lj-ka": 5, "silica": 10, "silicon": 10, "cuzr": 10}
 
 
-def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md", figures_dir=".", log=print):
-    """Wall time of `md_steps` MD steps: jax MD at dt, LAMMPS at dt (1 and `threads` threads), Fast-OGN at k."""
+def shipped_runs(presets, models_dir: str | Path = "models") -> dict[str, Path]:
+    """The shipped Fast-OGN of each preset that has one: models/PRESET-fast-kK."""
+    found = {p: Path(models_dir) / f"{p}-fast-k{FAST_K[p]}" for p in presets if p in FAST_K}
+    return {p: d for p, d in found.items() if (d / "run.json").is_file()}
+
+
+def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md", figures_dir=".", log=print,
+                  runs: dict | None = None):
+    """Wall time of `md_steps` MD steps: jax MD at dt, LAMMPS at dt (1 and `threads` threads), the untrained
+    Fast-OGN on the paper's graph (r_c) at k, and the trained run in `runs[preset]` (if any) at its k."""
     import jax
 
     from ogn.md.simulate import set_precision
@@ -299,6 +325,7 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
 
     set_precision("float32")
     threads = threads or os.cpu_count()
+    runs = runs or {}
     rows = []
     for preset in presets:
         base = get_system(preset)
@@ -313,6 +340,9 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
             row["ogn"], edges, multiply_adds = time_ogn(system, structure, k, md_steps)
             row["edges_per_atom"] = edges / system.n_atoms
             row["ogn_gflops"] = 2 * multiply_adds * (md_steps // k) / row["ogn"] / 1e9
+            if preset in runs:
+                row["run"], edges, _ = time_ogn(system, structure, k, md_steps, run=runs[preset])
+                row["run_edges_per_atom"] = edges / system.n_atoms
             log(" ".join(f"{a}={b:.4g}" if isinstance(b, float) else f"{a}={b}" for a, b in row.items()))
             rows.append(row)
     lj_cost = {r["n_atoms"]: r["lammps_1"] for r in rows if r["preset"] == "lj"}
@@ -339,15 +369,20 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
          " second (what limits it: the edge MLPs are ~25 000 multiply-adds per edge per prediction)"),
         ("- complexity index: LAMMPS (1 thread) time per atom-step at the smallest size relative to LJ's"
          " (the issue's 100-atom energy evaluation is not possible: boxes below 2 r_c)"),
+        ("- trained run: " + ", ".join(f"{p} `{d}`" for p, d in runs.items()) + "; its trained weights, graph"
+         " cutoff and k, timed the same way") if runs else "- trained run: none given",
         "",
         (f"| preset | atoms | k | jax MD (s) | LAMMPS 1 thread (s) | LAMMPS {threads} threads (s) | Fast-OGN (s)"
-         f" | OGN / LAMMPS {threads} thr | OGN / jax MD | edges/atom | OGN GFLOP/s |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+         f" | OGN / LAMMPS {threads} thr | OGN / jax MD | edges/atom | OGN GFLOP/s | trained run (s)"
+         f" | run / LAMMPS {threads} thr | run / jax MD | run edges/atom |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        run = (f" {r['run']:.4g} | {r['run'] / r['lammps_n']:.2f} | {r['run'] / r['jax_md']:.2f} |"
+               f" {r['run_edges_per_atom']:.0f} |") if "run" in r else " - | - | - | - |"
         lines.append(f"| {r['preset']} | {r['n_atoms']} | {r['k']} | {r['jax_md']:.4g} | {r['lammps_1']:.4g} |"
                      f" {r['lammps_n']:.4g} | {r['ogn']:.4g} | {r['ogn'] / r['lammps_n']:.2f} |"
-                     f" {r['ogn'] / r['jax_md']:.2f} | {r['edges_per_atom']:.0f} | {r['ogn_gflops']:.0f} |")
+                     f" {r['ogn'] / r['jax_md']:.2f} | {r['edges_per_atom']:.0f} | {r['ogn_gflops']:.0f} |" + run)
     if complexity:
         lines += ["", "Complexity index: " + ", ".join(f"{p} {c:.2f}" for p, c in complexity.items()),
                   "", "![Fig. 4C](bench-rollout-4c.png) ![Fig. 4D](bench-rollout-4d.png)"]
@@ -367,8 +402,10 @@ def _rollout_figures(rows, complexity, figures_dir: Path, threads: int) -> None:
         rs = [r for r in rows if r["preset"] == p]
         n = [r["n_atoms"] for r in rs]
         for key, label in (("jax_md", "jax MD (dt)"), ("lammps_1", "LAMMPS 1 thread"),
-                           ("lammps_n", f"LAMMPS {threads} threads"), ("ogn", "Fast-OGN (k dt)")):
-            ax.loglog(n, [r[key] for r in rs], "o-", label=label)
+                           ("lammps_n", f"LAMMPS {threads} threads"), ("ogn", "Fast-OGN, r_c graph (k dt)"),
+                           ("run", "trained run (k dt)")):
+            if all(key in r for r in rs):
+                ax.loglog(n, [r[key] for r in rs], "o-", label=label)
         ax.set(title=p, xlabel="atoms", ylabel="s per 100 MD steps")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
@@ -378,8 +415,10 @@ def _rollout_figures(rows, complexity, figures_dir: Path, threads: int) -> None:
         return
     largest = {p: max((r for r in rows if r["preset"] == p), key=lambda r: r["n_atoms"]) for p in presets}
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
-    for key, label in (("jax_md", "jax MD"), ("lammps_n", f"LAMMPS {threads} thr"), ("ogn", "Fast-OGN")):
-        ax.semilogy([complexity[p] for p in presets], [largest[p][key] for p in presets], "o", label=label)
+    for key, label in (("jax_md", "jax MD"), ("lammps_n", f"LAMMPS {threads} thr"), ("ogn", "Fast-OGN, r_c graph"),
+                       ("run", "trained run")):
+        shown = [p for p in presets if key in largest[p]]
+        ax.semilogy([complexity[p] for p in shown], [largest[p][key] for p in shown], "o", label=label)
     for p in presets:
         ax.annotate(p, (complexity[p], largest[p]["ogn"]), fontsize=7)
     ax.set(xlabel="complexity index (cost per atom-step / LJ's)", ylabel="s per 100 MD steps, largest N")

@@ -241,10 +241,16 @@ def cmd_bench(args) -> int:
     if args.what == "md":
         bench_md(sizes=args.sizes, presets=args.presets, steps=args.steps, out=args.out, engines=args.engines)
     elif args.what == "rollout":
-        from ogn.bench import bench_rollout
+        from ogn.bench import bench_rollout, shipped_runs
 
+        runs = shipped_runs(args.presets)
+        for spec in args.run or []:
+            preset, sep, run_dir = spec.partition("=")
+            if not sep or preset not in args.presets:
+                raise ValueError(f"--run {spec!r}: expected PRESET=RUN_DIR with PRESET one of {args.presets}")
+            runs[preset] = Path(run_dir)
         bench_rollout(args.presets, args.sizes, threads=args.threads, out=args.out,
-                      figures_dir=Path(args.out).parent, log=_console().log)
+                      figures_dir=Path(args.out).parent, log=_console().log, runs=runs)
     else:
         bench_train(layers=args.layers, orders=args.orders, steps=args.steps, out=args.out, log=_console().log)
     return 0
@@ -351,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--presets", nargs="+", default=["lj", "silica", "silicon", "cuzr"], choices=PRESET_NAMES)
     b.add_argument("--sizes", nargs="+", type=int, default=[265, 1000, 2000, 5000, 10000])
     b.add_argument("--threads", type=int, help="LAMMPS OpenMP threads for the second column (default: all cores)")
+    b.add_argument("--run", action="append", metavar="PRESET=RUN_DIR",
+                   help="also time this trained run for PRESET (default: the shipped models/PRESET-fast-kK)")
     b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update (figures beside it)")
     b.set_defaults(func=cmd_bench)
     return parser

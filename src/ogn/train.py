@@ -398,7 +398,7 @@ def train_and_evaluate(
 
     dataset = read_metadata(config.data)
     system = dataset["system"]
-    cutoff = float(system["neighbor_cutoff"])
+    cutoff = float(config.model.graph_cutoff or system["neighbor_cutoff"])
     log(f"loading {config.data}")
     train_frames, test_frames = load_frames(config.data, "train"), load_frames(config.data, "test")
     if c.k > dataset["spec"]["k_max"]:

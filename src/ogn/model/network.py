@@ -43,6 +43,9 @@ class ModelConfig:
     # number of edges per node seen in training (edge count / node count of the normalisers), so the
     # node MLP's inputs are O(1) instead of O(100): the same functions, better conditioned.
     aggregation: str = "sum"
+    # The graph's cutoff; None is the paper's, the system's neighbor-list cutoff r_c (potential cutoff +
+    # bin). Edges, and so the cost of a prediction, grow as its cube; two MPNN layers still see 2x as far.
+    graph_cutoff: float | None = None
 
     def __post_init__(self):
         if self.layers < 1 or self.latent < 1 or self.hidden < 1:
@@ -53,6 +56,8 @@ class ModelConfig:
             raise ValueError(f"edge_first_layer must be one of {EDGE_ORDERS}, got {self.edge_first_layer!r}")
         if self.aggregation not in ("sum", "mean-degree"):
             raise ValueError(f"aggregation must be 'sum' or 'mean-degree', got {self.aggregation!r}")
+        if self.graph_cutoff is not None and not self.graph_cutoff > 0:
+            raise ValueError(f"graph_cutoff must be > 0 (or null for the system's r_c), got {self.graph_cutoff}")
         if self.edge_features not in EDGE_FEATURES:
             raise ValueError(f"edge_features must be one of {tuple(EDGE_FEATURES)}, got {self.edge_features!r}")
 
