@@ -39,6 +39,26 @@ def test_rollout_equals_repeated_predictions(trained):
         np.testing.assert_allclose(result.velocities[i], vj, rtol=1e-5, atol=1e-5)
 
 
+def test_bfloat16_network_stays_close_to_float32(trained):
+    """The bf16 option changes the network's arithmetic only: one prediction's [dr, dv] within bf16's
+    precision (~3 significant digits, a few rounding steps deep) of float32's; the model itself untouched."""
+    from ogn import cli
+    from ogn.rollout import NETWORK_DTYPES
+
+    model, info, frames = trained
+    r, v = frames.positions[0, 0], frames.velocities[0, 0]
+    f32 = rollout(model, info, r, v, frames.species, frames.box, 5, log=lambda s: None)
+    bf16 = rollout(model, info, r, v, frames.species, frames.box, 5, log=lambda s: None, network_dtype="bfloat16")
+    for start, a, b in ((r, f32.positions[0], bf16.positions[0]), (v, f32.velocities[0], bf16.velocities[0])):
+        change = a - start
+        error = np.sqrt(np.mean((b - a) ** 2)) / np.sqrt(np.mean(change**2))
+        assert 0 < error < 0.03, error
+    assert model.network.decoder.out.kernel[...].dtype == jnp.float32
+    assert tuple(cli.NETWORK_DTYPES) == NETWORK_DTYPES
+    with pytest.raises(ValueError, match="network dtype must be one of"):
+        rollout(model, info, r, v, frames.species, frames.box, 5, network_dtype="float16")
+
+
 def test_rollout_rejects_bad_requests(trained):
     model, info, frames = trained
     r, v, s, box = frames.positions[0, 0], frames.velocities[0, 0], frames.species, frames.box

@@ -271,7 +271,7 @@ def untrained_fast_ogn(system, k: int, layers: int = 2):
 
 
 def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 2, run: str | Path | None = None,
-             repeats: int = 3) -> tuple[float, int, int]:
+             repeats: int = 3, network_dtype: str = "float32") -> tuple[float, int, int]:
     """Seconds for `md_steps` MD steps (md_steps / k predictions), compiled, median of `repeats`; the
     graph's edges at the start and the network's multiply-adds per prediction. The network is an untrained
     Fast-OGN on the system's r_c (`untrained_fast_ogn`), or with `run` that trained run's model, with its
@@ -293,7 +293,8 @@ def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 
         config, k, cutoff = run_config.model, int(info["k"]), float(info["cutoff"])
     r = jnp.asarray(structure.positions, jnp.float32)
     v = jnp.asarray(structure.velocities, jnp.float32)
-    simulate = CompiledRollout(model, system.box, cutoff, structure.species, md_steps // k)
+    simulate = CompiledRollout(model, system.box, cutoff, structure.species, md_steps // k,
+                               network_dtype=network_dtype)
     call = lambda: simulate(r, v)
     jax.block_until_ready(call())
     times = []
@@ -315,7 +316,7 @@ def shipped_runs(presets, models_dir: str | Path = "models") -> dict[str, Path]:
 
 
 def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md", figures_dir=".", log=print,
-                  runs: dict | None = None):
+                  runs: dict | None = None, network_dtype: str = "float32"):
     """Wall time of `md_steps` MD steps: jax MD at dt, LAMMPS at dt (1 and `threads` threads), the untrained
     Fast-OGN on the paper's graph (r_c) at k, and the trained run in `runs[preset]` (if any) at its k."""
     import jax
@@ -337,11 +338,12 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
             row["jax_md"] = time_jax(system, structure, md_steps) * 1e-6 * md_steps * system.n_atoms
             row["lammps_1"] = time_lammps(system, structure, md_steps, 1) * 1e-6 * md_steps * system.n_atoms
             row["lammps_n"] = time_lammps(system, structure, md_steps, threads) * 1e-6 * md_steps * system.n_atoms
-            row["ogn"], edges, multiply_adds = time_ogn(system, structure, k, md_steps)
+            row["ogn"], edges, multiply_adds = time_ogn(system, structure, k, md_steps, network_dtype=network_dtype)
             row["edges_per_atom"] = edges / system.n_atoms
             row["ogn_gflops"] = 2 * multiply_adds * (md_steps // k) / row["ogn"] / 1e9
             if preset in runs:
-                row["run"], edges, _ = time_ogn(system, structure, k, md_steps, run=runs[preset])
+                row["run"], edges, _ = time_ogn(system, structure, k, md_steps, run=runs[preset],
+                                                network_dtype=network_dtype)
                 row["run_edges_per_atom"] = edges / system.n_atoms
             log(" ".join(f"{a}={b:.4g}" if isinstance(b, float) else f"{a}={b}" for a, b in row.items()))
             rows.append(row)
@@ -360,7 +362,8 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
         f"- date: {datetime.date.today().isoformat()}",
         f"- machine: {machine_description()}",
         f"- command: `ogn bench rollout {' '.join(shlex.quote(a) for a in sys.argv[3:])}`".replace("  ", " "),
-        f"- jax {jax.__version__} on {jax.devices()[0].platform}, float32 (jax MD and Fast-OGN); LAMMPS double",
+        (f"- jax {jax.__version__} on {jax.devices()[0].platform} ({jax.devices()[0].device_kind}), float32 (jax MD;"
+         f" Fast-OGN networks in {network_dtype}); LAMMPS double"),
         (f"- Fast-OGN: 2 MPNN layers, UNTRAINED weights (the cost does not depend on them), {md_steps} MD steps ="
          f" {md_steps} / k predictions, one compiled scan, median of 3 after compilation; graphs by all pairs up to"
          " 2000 atoms, by cell lists (skin 0.1 r_c, rebuilt when an atom moved half of it) above"),

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 PRESET_NAMES = ["lj", "lj-ka", "silica", "silicon", "cuzr"]
+NETWORK_DTYPES = ("float32", "bfloat16")  # ogn.rollout's, restated so that --help imports no jax
 
 
 def _console():
@@ -151,9 +152,10 @@ def cmd_rollout(args) -> int:
     system, start = load_init(system_from_description(info["system"]), args.init, args.frame)
     console.log(f"rolling {args.run} (k = {info['k']}) for {args.steps} MD steps from {args.init}, N = {system.n_atoms}")
     result = rollout(model, info, start.positions, start.velocities, start.species, system.box, args.steps,
-                     log=console.log)
+                     log=console.log, network_dtype=args.network_dtype)
     potential, kinetic, _ = energies(system, start.species, result.positions, result.velocities)
-    meta = {"system": system.describe(), "model": str(args.run), "k": info["k"], "init": str(args.init)}
+    meta = {"system": system.describe(), "model": str(args.run), "k": info["k"], "init": str(args.init),
+            "network_dtype": args.network_dtype}
     with TrajectoryWriter(args.out, start.species, system.box, system.dt, meta, system.units.name) as writer:
         writer.append(result.steps, result.positions.astype(np.float64), result.velocities.astype(np.float64),
                       potential, kinetic)
@@ -250,7 +252,8 @@ def cmd_bench(args) -> int:
                 raise ValueError(f"--run {spec!r}: expected PRESET=RUN_DIR with PRESET one of {args.presets}")
             runs[preset] = Path(run_dir)
         bench_rollout(args.presets, args.sizes, threads=args.threads, out=args.out,
-                      figures_dir=Path(args.out).parent, log=_console().log, runs=runs)
+                      figures_dir=Path(args.out).parent, log=_console().log, runs=runs,
+                      network_dtype=args.network_dtype)
     else:
         bench_train(layers=args.layers, orders=args.orders, steps=args.steps, out=args.out, log=_console().log)
     return 0
@@ -304,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frame", type=int, default=-1, help="frame of an H5MD --init file (default: last)")
     p.add_argument("--steps", type=int, required=True, help="MD steps to simulate, a multiple of the model's k")
     p.add_argument("--out", required=True, help="output trajectory FILE.h5, one frame per prediction")
+    p.add_argument("--network-dtype", choices=NETWORK_DTYPES, default="float32",
+                   help="dtype of the network's arithmetic; bfloat16 is for GPUs (slower on most CPUs)")
     p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("evaluate", help="roll a trained model out against MD and baselines; report and figures")
@@ -359,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, help="LAMMPS OpenMP threads for the second column (default: all cores)")
     b.add_argument("--run", action="append", metavar="PRESET=RUN_DIR",
                    help="also time this trained run for PRESET (default: the shipped models/PRESET-fast-kK)")
+    b.add_argument("--network-dtype", choices=NETWORK_DTYPES, default="float32",
+                   help="dtype of the Fast-OGN networks' arithmetic (bfloat16: a GPU option)")
     b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update (figures beside it)")
     b.set_defaults(func=cmd_bench)
     return parser

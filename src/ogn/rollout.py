@@ -17,7 +17,7 @@ import numpy as np
 from flax import nnx
 
 from ogn.model.graph import dense_graph, neighbor_list_graph
-from ogn.model.network import OGN
+from ogn.model.network import OGN, with_network_dtype
 
 
 class RolloutError(RuntimeError):
@@ -32,6 +32,7 @@ class Rollout:
     edge_capacity: int
 
 
+NETWORK_DTYPES = ("float32", "bfloat16")
 DENSE_MAX_ATOMS = 2000  # above this, graphs come from jax-md cell lists (no O(N^2) step)
 
 
@@ -89,10 +90,15 @@ def sparse_neighbor_fn(box: float, cutoff: float, skin: float, capacity_multipli
 class CompiledRollout:
     """`n_predictions` predictions of `model` from any state of these atoms, compiled once and reusable
     (`ogn rollout`, `ogn bench rollout`). A run whose graph outgrew its edge capacity, or whose neighbor
-    list overflowed, is redone with more room: no edge is ever dropped."""
+    list overflowed, is redone with more room: no edge is ever dropped. `network_dtype` "bfloat16" runs
+    the network (not the normalisers, graphs or positions) in bfloat16, an option for GPUs."""
 
     def __init__(self, model: OGN, box: float, cutoff: float, species, n_predictions: int,
-                 skin: float | None = None, log: Callable[[str], None] = print):
+                 skin: float | None = None, log: Callable[[str], None] = print, network_dtype: str = "float32"):
+        if network_dtype not in NETWORK_DTYPES:
+            raise ValueError(f"network dtype must be one of {NETWORK_DTYPES}, got {network_dtype!r}")
+        if network_dtype != "float32":
+            model = with_network_dtype(model, jnp.dtype(network_dtype))
         self.model, self.box, self.cutoff, self.n_predictions, self.log = model, box, cutoff, n_predictions, log
         self.species = jnp.asarray(species)
         self.dense = len(self.species) <= DENSE_MAX_ATOMS
@@ -140,9 +146,10 @@ def rollout(
     n_steps: int,
     log: Callable[[str], None] = print,
     skin: float | None = None,
+    network_dtype: str = "float32",
 ) -> Rollout:
     """Roll the model `n_steps` MD steps (a multiple of its k) from one state. `skin`: of the cell-list
-    neighbor list used above DENSE_MAX_ATOMS atoms (default 0.1 r_c)."""
+    neighbor list used above DENSE_MAX_ATOMS atoms (default 0.1 r_c); `network_dtype`: see CompiledRollout."""
     k = int(info["k"])
     if n_steps < k or n_steps % k:
         raise ValueError(f"--steps counts MD steps and must be a positive multiple of the model's k = {k}, got {n_steps}")
@@ -154,7 +161,7 @@ def rollout(
     if species.min() < 0 or species.max() >= n_species:
         raise ValueError(f"species {int(species.max())} unknown to this model, which knows {n_species} species")
     n_predictions = n_steps // k
-    simulate = CompiledRollout(model, box, cutoff, species, n_predictions, skin, log)
+    simulate = CompiledRollout(model, box, cutoff, species, n_predictions, skin, log, network_dtype)
     rs, vs = simulate(jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32))
     rs, vs = np.asarray(rs), np.asarray(vs)
     finite = np.isfinite(rs).all(axis=(1, 2)) & np.isfinite(vs).all(axis=(1, 2))

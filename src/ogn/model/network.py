@@ -83,8 +83,10 @@ def _out_and_in_sums(edges: jax.Array, graph: Graph, n: int) -> jax.Array:
     receiver); padding edges (id N) go to segment 2N, beyond the last, and are dropped."""
     ids = jnp.concatenate([jnp.where(graph.senders < n, graph.senders, 2 * n),
                            jnp.where(graph.receivers < n, graph.receivers + n, 2 * n)])
-    sums = jax.ops.segment_sum(jnp.concatenate([edges, edges]), ids, num_segments=2 * n)
-    return jnp.concatenate([sums[:n], sums[n:]], -1)
+    # summed in float32 at least: a bfloat16 running sum over ~100 edges loses ~5 % (measured, test_rollout)
+    wide = jnp.promote_types(edges.dtype, jnp.float32)
+    sums = jax.ops.segment_sum(jnp.concatenate([edges, edges]).astype(wide), ids, num_segments=2 * n)
+    return jnp.concatenate([sums[:n], sums[n:]], -1).astype(edges.dtype)
 
 
 class MLP(nnx.Module):
@@ -169,6 +171,15 @@ class OGNNetwork(nnx.Module):
         return self.decoder(nodes)
 
 
+def with_network_dtype(model: OGN, dtype) -> OGN:
+    """A copy of `model` whose network weights (not its normalisers) are `dtype`: bfloat16 halves the
+    memory traffic and uses the tensor cores of a GPU; on a CPU without bf16 units it is slower."""
+    model = nnx.clone(model)
+    params = nnx.state(model.network, nnx.Param)
+    nnx.update(model.network, jax.tree.map(lambda p: p.astype(dtype), params))
+    return model
+
+
 class OGN(nnx.Module):
     """The learned simulator's model: normalisers + network. Physical units in and out."""
 
@@ -205,7 +216,11 @@ class OGN(nnx.Module):
         scale = 1.0
         if self.scale_messages:  # 1 / (mean edges per node seen), both counts from the normalisers
             scale = self.node_normalizer.count[...] / jnp.maximum(self.edge_normalizer.count[...], 1.0)
-        return self.network(nodes, edges, graph, scale)
+        # the network computes in its weights' dtype (bfloat16 after `with_network_dtype`); the normalisers
+        # and the physics around it stay float32
+        dtype = self.network.decoder.out.kernel[...].dtype
+        out = self.network(nodes.astype(dtype), edges.astype(dtype), graph, jnp.asarray(scale, dtype))
+        return out.astype(nodes.dtype)
 
     def loss(self, velocities, species, graph: Graph, targets: jax.Array) -> jax.Array:
         """Mean squared error per atom and component of the standardised [dr, dv] (paper 4.4 iii)."""
