@@ -69,6 +69,18 @@ def test_config_from_yaml(tmp_path):
     path.write_text("model: {layers: 2}\n")
     with pytest.raises(ValueError, match="names no dataset"):
         load_config(path)
+    path.write_text("data: d\nmodel:\n  graph_cutoff: 0\n")
+    with pytest.raises(ValueError, match="graph_cutoff must be > 0"):
+        load_config(path)
+    path.write_text("data: d\nmodel:\n  graph_cutoff: 2.5\n")
+    assert load_config(path).model.graph_cutoff == 2.5
+
+
+def test_graph_cutoff_beyond_half_the_box_is_refused(lj_dataset, tmp_path):
+    config = small_config(lj_dataset)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, graph_cutoff=3.5))  # box 6.04
+    with pytest.raises(ValueError, match="graph_cutoff 3.5 is more than half the dataset's box"):
+        train_and_evaluate(config, tmp_path / "run", log=lambda s: None)
 
 
 def test_schedule_covers_each_pair_once_per_epoch_and_resumes_identically():

@@ -399,6 +399,9 @@ def train_and_evaluate(
     dataset = read_metadata(config.data)
     system = dataset["system"]
     cutoff = float(config.model.graph_cutoff or system["neighbor_cutoff"])
+    if 2 * cutoff > float(system["box"]) * (1 + 1e-12):
+        raise ValueError(f"model.graph_cutoff {cutoff:.6g} is more than half the dataset's box {system['box']:.6g}:"
+                         " minimum-image edges would be wrong")
     log(f"loading {config.data}")
     train_frames, test_frames = load_frames(config.data, "train"), load_frames(config.data, "test")
     if c.k > dataset["spec"]["k_max"]:
