@@ -251,8 +251,8 @@ def network_multiply_adds(config, n_species: int, n_atoms: int, n_edges: int) ->
     return per_edge * n_edges + per_node * n_atoms
 
 
-def untrained_fast_ogn(system, k: int, layers: int = 2):
-    """(model, ModelConfig) of an untrained Fast-OGN whose displacements are scaled to the thermal ones,
+def untrained_fast_ogn(system, k: int, config=None):
+    """(model, ModelConfig) of an untrained Fast-OGN (`config`, default 2 layers) whose displacements are scaled to the thermal ones,
     sqrt(kB T / m) k dt per prediction, so atoms move (and lists are rebuilt) about as often as in a
     liquid. Its cost does not depend on the weights, but it does on how often the graph is rebuilt."""
     import jax.numpy as jnp
@@ -261,7 +261,7 @@ def untrained_fast_ogn(system, k: int, layers: int = 2):
     from ogn.evaluate.metrics import velocity_scale
     from ogn.model.network import OGN, ModelConfig
 
-    config = ModelConfig(layers=layers)
+    config = config or ModelConfig(layers=2)
     model = OGN(system.n_species, config, nnx.Rngs(0))
     model.target_normalizer.count[...] = jnp.asarray(1.0)
     speed = velocity_scale(system)
@@ -270,19 +270,19 @@ def untrained_fast_ogn(system, k: int, layers: int = 2):
     return model, config
 
 
-def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 2, run: str | Path | None = None,
-             repeats: int = 3, network_dtype: str = "float32") -> tuple[float, int, int]:
+def time_ogn(system, structure: Structure, k: int, md_steps: int, config=None, run: str | Path | None = None,
+             repeats: int = 3, network_dtype: str = "float32", skin: float | None = None) -> tuple[float, int, int]:
     """Seconds for `md_steps` MD steps (md_steps / k predictions), compiled, median of `repeats`; the
     graph's edges at the start and the network's multiply-adds per prediction. The network is an untrained
-    Fast-OGN on the system's r_c (`untrained_fast_ogn`), or with `run` that trained run's model, with its
-    weights, graph cutoff and k."""
+    Fast-OGN on the system's r_c (`untrained_fast_ogn`, `config` its ModelConfig), or with `run` that
+    trained run's model, with its weights, graph cutoff and k. `skin`: the cell list's (`CompiledRollout`)."""
     import jax
     import jax.numpy as jnp
 
     from ogn.rollout import CompiledRollout
 
     if run is None:
-        model, config = untrained_fast_ogn(system, k, layers)
+        model, config = untrained_fast_ogn(system, k, config)
         cutoff = system.neighbor_cutoff
     else:
         from ogn.train import load_run
@@ -293,7 +293,7 @@ def time_ogn(system, structure: Structure, k: int, md_steps: int, layers: int = 
         config, k, cutoff = run_config.model, int(info["k"]), float(info["cutoff"])
     r = jnp.asarray(structure.positions, jnp.float32)
     v = jnp.asarray(structure.velocities, jnp.float32)
-    simulate = CompiledRollout(model, system.box, cutoff, structure.species, md_steps // k,
+    simulate = CompiledRollout(model, system.box, cutoff, structure.species, md_steps // k, skin=skin,
                                network_dtype=network_dtype)
     call = lambda: simulate(r, v)
     jax.block_until_ready(call())
