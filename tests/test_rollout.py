@@ -77,13 +77,13 @@ def test_rollout_grows_the_graph_and_stops_on_nan(trained, monkeypatch):
     r, v, s, box = frames.positions[0, 0], frames.velocities[0, 0], frames.species, frames.box
     reference = rollout(model, info, r, v, s, box, 10)
     calls = []
-    real = ro._capacity_for
+    real = ro.with_margin
 
-    def tiny_first(n_edges, margin=1.1):
+    def tiny_first(n_edges, margin):
         calls.append(n_edges)
         return 100 if len(calls) == 1 else real(n_edges, margin)
 
-    monkeypatch.setattr(ro, "_capacity_for", tiny_first)
+    monkeypatch.setattr(ro, "with_margin", tiny_first)
     messages = []
     grown = rollout(model, info, r, v, s, box, 10, log=messages.append)
     assert any("redoing the rollout" in m for m in messages)
@@ -94,7 +94,7 @@ def test_rollout_grows_the_graph_and_stops_on_nan(trained, monkeypatch):
     broken = nnx.clone(model)  # the fixture's model is shared
     broken.target_normalizer.m2[...] = jnp.full(6, jnp.inf)
     broken.target_normalizer.count[...] = jnp.asarray(1.0)
-    monkeypatch.setattr(ro, "_capacity_for", real)
+    monkeypatch.setattr(ro, "with_margin", real)
     with pytest.raises(RolloutError, match="non-finite positions or velocities at prediction 1"):
         rollout(broken, info, r, v, s, box, 10)
 

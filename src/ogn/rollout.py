@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ogn.model.graph import dense_graph, neighbor_list_graph
+from ogn.model.graph import dense_graph, neighbor_list_graph, with_margin
 from ogn.model.network import OGN, with_network_dtype
 
 
@@ -34,10 +34,7 @@ class Rollout:
 
 NETWORK_DTYPES = ("float32", "bfloat16")
 DENSE_MAX_ATOMS = 2000  # above this, graphs come from jax-md cell lists (no O(N^2) step)
-
-
-def _capacity_for(n_edges: int, margin: float = 1.1) -> int:
-    return int(np.ceil(n_edges * margin)) + 16
+ROLLOUT_EDGE_MARGIN = 1.1  # edge slots per edge of the first graph
 
 
 def make_rollout_fn(model: OGN, box: float, cutoff: float, capacity: int, n_predictions: int,
@@ -121,7 +118,7 @@ class CompiledRollout:
         if self.neighbor_fn is not None and self.neighbor is None:
             self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box))
         if self._fn is None:
-            self._compile(_capacity_for(self.edges_now(positions)))
+            self._compile(with_margin(self.edges_now(positions), ROLLOUT_EDGE_MARGIN))
         while True:
             rs, vs, most, overflow = self._fn(positions, velocities, self.species, self.neighbor)
             if bool(overflow):
@@ -131,7 +128,7 @@ class CompiledRollout:
             elif int(most) > self.edge_capacity:
                 self.log(f"the graph grew to {int(most)} edges, beyond its capacity {self.edge_capacity}:"
                          " redoing the rollout")
-                self._compile(_capacity_for(int(most)))
+                self._compile(with_margin(int(most), ROLLOUT_EDGE_MARGIN))
             else:
                 return rs, vs
 

@@ -34,7 +34,7 @@ from ogn import __version__
 from ogn.data.dataset import Frames, load_frames, read_metadata
 from ogn.data.symmetry import apply_symmetry, cube_symmetries
 from ogn.io.lammps_data import atomic_write_text
-from ogn.model.graph import Graph, count_edges, dense_graph
+from ogn.model.graph import Graph, count_edges, dense_graph, with_margin
 from ogn.model.network import OGN, ModelConfig
 from ogn.model.normalizer import Statistic
 
@@ -357,10 +357,6 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 CURVE_FIELDS = ["step", "epoch", "train_loss", "test_loss", "learning_rate", "wall_time_s"]
-
-
-def with_margin(n_edges: int, margin: float) -> int:
-    return int(np.ceil(n_edges * margin)) + 1
 
 
 def edge_capacity(frames: list[Frames], cutoff: float, margin: float) -> tuple[int, int]:

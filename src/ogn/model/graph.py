@@ -56,6 +56,12 @@ def neighbor_list_graph(positions: jax.Array, box: float, cutoff: float, neighbo
                  jnp.where(kept[:, None], vectors[slots], 0.0), real.sum())
 
 
+def with_margin(n_edges: int, margin: float) -> int:
+    """Edge slots for a graph of `n_edges` with room to grow by the fraction `margin` - 1 (training and
+    rollouts both regrow and redo when it is outgrown)."""
+    return int(np.ceil(n_edges * margin)) + 1
+
+
 def count_edges(positions: np.ndarray, box: float, cutoff: float) -> np.ndarray:
     """Edges within `cutoff` of each configuration in (F, N, 3) `positions` (to size a capacity)."""
 
