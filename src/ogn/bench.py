@@ -252,9 +252,10 @@ def network_multiply_adds(config, n_species: int, n_atoms: int, n_edges: int) ->
 
 
 def untrained_fast_ogn(system, k: int, config=None):
-    """(model, ModelConfig) of an untrained Fast-OGN (`config`, default 2 layers) whose displacements are scaled to the thermal ones,
-    sqrt(kB T / m) k dt per prediction, so atoms move (and lists are rebuilt) about as often as in a
-    liquid. Its cost does not depend on the weights, but it does on how often the graph is rebuilt."""
+    """(model, ModelConfig) of an untrained Fast-OGN (`config`, default 2 layers) whose displacements are
+    scaled to the thermal ones, sqrt(kB T / m) k dt per prediction, so atoms move (and lists are rebuilt)
+    about as often as in a liquid. Its cost does not depend on the weights, but it does on how often the
+    graph is rebuilt."""
     import jax.numpy as jnp
     from flax import nnx
 
