@@ -41,7 +41,7 @@ def make_model(layers=2, order="per-node", seed=0):
 def predict(model, positions, velocities, species, box, capacity=CAPACITY):
     graph = dense_graph(jnp.asarray(positions), box, CUTOFF, capacity)
     assert int(graph.n_edges) <= capacity
-    dr, dv = model(jnp.asarray(velocities), jnp.asarray(species), graph)
+    dr, dv = model.raw_prediction(jnp.asarray(velocities), jnp.asarray(species), graph)
     return np.concatenate([np.asarray(dr), np.asarray(dv)], -1)
 
 

@@ -12,10 +12,10 @@ from conftest import small_config
 from ogn.data.dataset import load_frames
 from ogn.evaluate import metrics
 from ogn.io.h5md import read_trajectory
+from ogn.model.checkpoint import load_run
 from ogn.model.graph import dense_graph
 from ogn.rollout import RolloutError, rollout
 from ogn.systems import get_system
-from ogn.train import load_run
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,8 @@ def test_rollout_equals_repeated_predictions(trained):
     np.testing.assert_array_equal(result.steps, [5, 10, 15])
     rj, vj = jnp.asarray(r, jnp.float32), jnp.asarray(v, jnp.float32)
     for i in range(3):
-        dr, dv = model(vj, jnp.asarray(frames.species), dense_graph(rj, frames.box, info["cutoff"], 40_000))
+        graph = dense_graph(rj, frames.box, info["cutoff"], 40_000)
+        dr, dv = model(vj, jnp.asarray(frames.species), graph, jnp.ones(len(r)), info["k"] * info["dt"])
         rj, vj = rj + dr, vj + dv
         np.testing.assert_allclose(result.positions[i], rj, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(result.velocities[i], vj, rtol=1e-5, atol=1e-5)

@@ -11,9 +11,10 @@ from conftest import small_config
 
 from ogn.data.dataset import DatasetError, load_frames, make_dataset, read_metadata
 from ogn.io.h5md import read_trajectory
+from ogn.model.checkpoint import load_run
 from ogn.model.network import ModelConfig
 from ogn.systems import get_system
-from ogn.train import RunConfig, Schedule, TrainConfig, load_config, load_run, train_and_evaluate
+from ogn.train import RunConfig, Schedule, TrainConfig, load_config, train_and_evaluate
 
 
 def test_dataset_files_metadata_and_targets(lj_dataset):

@@ -156,7 +156,7 @@ def bench_md(sizes, presets, steps=None, out="BENCHMARKS.md", engines=("jax", "l
 
 def replace_section(path: Path, name: str, body: str) -> None:
     """Replace (or append) the block between <!-- begin NAME --> and <!-- end NAME --> in a Markdown file."""
-    from ogn.io.lammps_data import atomic_write_text
+    from ogn.io.files import atomic_write_text
 
     begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
     text = path.read_text() if path.exists() else "# Benchmarks\n\nEvery number here was measured by the command shown with it.\n"
@@ -286,16 +286,16 @@ def time_ogn(system, structure: Structure, k: int, md_steps: int, config=None, r
         model, config = untrained_fast_ogn(system, k, config)
         cutoff = system.neighbor_cutoff
     else:
-        from ogn.train import load_run
+        from ogn.model.checkpoint import load_run
 
         model, info, run_config = load_run(run)
         if info["system"]["name"] != system.name:
             raise ValueError(f"{run} was trained on {info['system']['name']!r}, not {system.name!r}")
-        config, k, cutoff = run_config.model, int(info["k"]), float(info["cutoff"])
+        config, k, cutoff = run_config, int(info["k"]), float(info["cutoff"])
     r = jnp.asarray(structure.positions, jnp.float32)
     v = jnp.asarray(structure.velocities, jnp.float32)
-    simulate = CompiledRollout(model, system.box, cutoff, structure.species, md_steps // k, skin=skin,
-                               network_dtype=network_dtype)
+    simulate = CompiledRollout(model, system.box, cutoff, structure.species, system.atom_masses(structure.species),
+                               k * system.dt, md_steps // k, skin=skin, network_dtype=network_dtype)
     call = lambda: simulate(r, v)
     jax.block_until_ready(call())
     times = []

@@ -143,9 +143,9 @@ def cmd_rollout(args) -> int:
     from ogn.evaluate.metrics import energies
     from ogn.io.h5md import TrajectoryWriter
     from ogn.md.run import load_init
+    from ogn.model.checkpoint import load_run
     from ogn.rollout import rollout
     from ogn.systems import system_from_description
-    from ogn.train import load_run
 
     console = _console()
     model, info, _ = load_run(args.run)

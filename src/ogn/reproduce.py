@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ogn.data.dataset import DatasetSpec, make_dataset
-from ogn.io.lammps_data import atomic_write_text
+from ogn.io.files import atomic_write_text
 from ogn.systems import get_system
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -37,22 +37,23 @@ DENSE_MAX_ATOMS = 2000  # above this, graphs come from jax-md cell lists (no O(N
 ROLLOUT_EDGE_MARGIN = 1.1  # edge slots per edge of the first graph
 
 
-def make_rollout_fn(model: OGN, box: float, cutoff: float, capacity: int, n_predictions: int,
+def make_rollout_fn(model: OGN, box: float, cutoff: float, capacity: int, n_predictions: int, step_time: float,
                     neighbor_fn=None) -> Callable:
-    """jit-compiled rollout: (positions, velocities, species[, neighbor]) -> per prediction positions and
+    """jit-compiled rollout: (positions, velocities, species, masses[, neighbor]) -> per prediction positions and
     velocities, the most edges any graph needed, and whether the neighbor list overflowed. Without
     `neighbor_fn` the graph is built from all pairs, O(N^2); with a jax-md Sparse `neighbor_fn` (cutoff +
     skin, cell list) it is the list's pairs within `cutoff`, the list rebuilt only when an atom has moved
     more than half the skin. Either way the graph has `capacity` edge slots."""
     graphdef, state = nnx.split(model)
 
-    def step(model, r, v, species, graph):
-        dr, dv = model(v, species, graph)
+    def step(model, r, v, species, masses, graph, centre_velocity):
+        dr, dv = model(v, species, graph, masses, step_time, centre_velocity)
         return r + dr.astype(r.dtype), v + dv.astype(v.dtype)
 
     @jax.jit
-    def rollout(positions, velocities, species, neighbor=None):
+    def rollout(positions, velocities, species, masses, neighbor=None):
         model = nnx.merge(graphdef, state)
+        centre_velocity = jnp.sum(masses[:, None] * velocities, axis=0) / jnp.sum(masses)  # conserved
 
         def predict(carry, _):
             r, v, neighbor, finite = carry
@@ -65,7 +66,7 @@ def make_rollout_fn(model: OGN, box: float, cutoff: float, capacity: int, n_pred
                 overflow = neighbor.did_buffer_overflow
             # graphs of non-finite states are garbage: only finite ones may ask for more room
             edges, overflow = jnp.where(finite, graph.n_edges, 0), finite & overflow
-            r, v = step(model, r, v, species, graph)
+            r, v = step(model, r, v, species, masses, graph, centre_velocity)
             finite = finite & jnp.isfinite(r).all() & jnp.isfinite(v).all()
             return (r, v, neighbor, finite), (r, v, edges, overflow)
 
@@ -90,14 +91,19 @@ class CompiledRollout:
     list overflowed, is redone with more room: no edge is ever dropped. `network_dtype` "bfloat16" runs
     the network (not the normalisers, graphs or positions) in bfloat16, an option for GPUs."""
 
-    def __init__(self, model: OGN, box: float, cutoff: float, species, n_predictions: int,
-                 skin: float | None = None, log: Callable[[str], None] = print, network_dtype: str = "float32"):
+    def __init__(self, model: OGN, box: float, cutoff: float, species, masses, step_time: float,
+                 n_predictions: int, skin: float | None = None, log: Callable[[str], None] = print,
+                 network_dtype: str = "float32"):
         if network_dtype not in NETWORK_DTYPES:
             raise ValueError(f"network dtype must be one of {NETWORK_DTYPES}, got {network_dtype!r}")
         if network_dtype != "float32":
             model = with_network_dtype(model, jnp.dtype(network_dtype))
         self.model, self.box, self.cutoff, self.n_predictions, self.log = model, box, cutoff, n_predictions, log
         self.species = jnp.asarray(species)
+        self.masses = jnp.asarray(masses, jnp.float32)  # (N,) per atom
+        if self.masses.shape != self.species.shape or not bool(jnp.all(self.masses > 0)):
+            raise ValueError(f"need one positive mass per atom, got shape {self.masses.shape} for {len(species)} atoms")
+        self.step_time = step_time
         self.dense = len(self.species) <= DENSE_MAX_ATOMS
         self.neighbor_fn = None if self.dense else sparse_neighbor_fn(box, cutoff, 0.1 * cutoff if skin is None else skin)
         self.neighbor = None
@@ -111,7 +117,8 @@ class CompiledRollout:
 
     def _compile(self, capacity: int) -> None:
         self.edge_capacity = capacity
-        self._fn = make_rollout_fn(self.model, self.box, self.cutoff, capacity, self.n_predictions, self.neighbor_fn)
+        self._fn = make_rollout_fn(self.model, self.box, self.cutoff, capacity, self.n_predictions,
+                                   self.step_time, self.neighbor_fn)
 
     def __call__(self, positions: jax.Array, velocities: jax.Array) -> tuple[jax.Array, jax.Array]:
         """(S, N, 3) positions (unwrapped) and velocities after each prediction."""
@@ -120,7 +127,7 @@ class CompiledRollout:
         if self._fn is None:
             self._compile(with_margin(self.edges_now(positions), ROLLOUT_EDGE_MARGIN))
         while True:
-            rs, vs, most, overflow = self._fn(positions, velocities, self.species, self.neighbor)
+            rs, vs, most, overflow = self._fn(positions, velocities, self.species, self.masses, self.neighbor)
             if bool(overflow):
                 self.log("the neighbor list outgrew its capacity: redoing the rollout with a larger one")
                 self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box),
@@ -158,7 +165,9 @@ def rollout(
     if species.min() < 0 or species.max() >= n_species:
         raise ValueError(f"species {int(species.max())} unknown to this model, which knows {n_species} species")
     n_predictions = n_steps // k
-    simulate = CompiledRollout(model, box, cutoff, species, n_predictions, skin, log, network_dtype)
+    masses = np.asarray(info["system"]["masses"], np.float64)[species]
+    step_time = k * float(info["dt"])
+    simulate = CompiledRollout(model, box, cutoff, species, masses, step_time, n_predictions, skin, log, network_dtype)
     rs, vs = simulate(jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32))
     rs, vs = np.asarray(rs), np.asarray(vs)
     finite = np.isfinite(rs).all(axis=(1, 2)) & np.isfinite(vs).all(axis=(1, 2))

@@ -2,12 +2,8 @@
 decaying learning rate, one configuration per gradient step, a random cube symmetry per configuration
 per epoch, the test loss every `test_every` steps, atomic checkpoints and resume.
 
-A run directory is self-contained; `load_run` gives back the model and what it was trained on:
-
-    RUN/config.yaml     the resolved configuration
-    RUN/run.json        system, k, dt, edge capacity, steps done, wall time, device (rewritten per checkpoint)
-    RUN/checkpoint.npz  parameters, normaliser statistics, optimizer state, step (written atomically)
-    RUN/curve.csv       step, train loss, test loss, learning rate, wall time; RUN/curve.png its plot
+The run directory's format (config.yaml, run.json, checkpoint.npz) is `ogn.model.checkpoint`'s; training
+adds RUN/curve.csv (step, train loss, test loss, learning rate, wall time) and RUN/curve.png, its plot.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ import io
 import json
 import os
 import time
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +26,11 @@ import yaml
 from flax import nnx
 
 from ogn import __version__
+from ogn.config import build_dataclass
 from ogn.data.dataset import Frames, load_frames, read_metadata
 from ogn.data.symmetry import apply_symmetry, cube_symmetries
-from ogn.io.lammps_data import atomic_write_text
+from ogn.io.files import atomic_write_text
+from ogn.model.checkpoint import RUN_FORMAT, read_checkpoint, save_checkpoint, unflatten
 from ogn.model.graph import Graph, count_edges, dense_graph, with_margin
 from ogn.model.network import OGN, ModelConfig
 from ogn.model.normalizer import Statistic
@@ -76,25 +73,6 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-def _build(cls, values: dict, where: str):
-    if not isinstance(values, dict):
-        raise ValueError(f"{where}: expected a mapping, got {values!r}")  # noqa: TRY004 (a config error)
-    hints = typing.get_type_hints(cls)
-    unknown = set(values) - set(hints)
-    if unknown:
-        raise ValueError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(hints)}")
-    kwargs = {}
-    for name, value in values.items():
-        kind = hints[name]
-        try:  # YAML 1.1 reads 1e-4 as a string
-            kwargs[name] = kind(value) if kind in (int, float, bool) and not isinstance(value, kind) else value
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{where}.{name}: expected {kind.__name__}, got {value!r}") from err
-        if kind is int and kwargs[name] != value:
-            raise ValueError(f"{where}.{name}: expected an integer, got {value!r}")
-    return cls(**kwargs)
-
-
 def config_from_dict(d: dict) -> RunConfig:
     d = dict(d or {})
     unknown = set(d) - {"data", "model", "train"}
@@ -104,8 +82,8 @@ def config_from_dict(d: dict) -> RunConfig:
         raise ValueError("the config names no dataset: add `data: DIR`, or pass --data")
     return RunConfig(
         data=str(d["data"]),
-        model=_build(ModelConfig, d.get("model", {}), "model"),
-        train=_build(TrainConfig, d.get("train", {}), "train"),
+        model=build_dataclass(ModelConfig, d.get("model", {}), "model"),
+        train=build_dataclass(TrainConfig, d.get("train", {}), "train"),
     )
 
 
@@ -310,46 +288,16 @@ class Trainer:
         return nnx.merge(self.graphdef, self.params, self.stats)
 
     def save(self, path: Path, meta: dict) -> None:
-        """Every leaf of (params, stats, opt_state) in tree order, plus the step and `meta`."""
-        leaves = jax.tree.leaves((self.params, self.stats, self.opt_state))
-        arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
-        arrays["meta"] = np.frombuffer(json.dumps(meta | {"step": self.step}).encode(), dtype=np.uint8)
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        _atomic_write_bytes(path, buffer.getvalue())
+        trees = {"params": self.params, "stats": self.stats, "opt_state": self.opt_state}
+        save_checkpoint(path, trees, meta | {"step": self.step})
 
     def restore(self, path: Path) -> dict:
-        meta, leaves = read_checkpoint(path)
-        self.params, self.stats, self.opt_state = fill_tree(path, (self.params, self.stats, self.opt_state), leaves)
+        meta, arrays = read_checkpoint(path)
+        self.params = unflatten(path, "params", self.params, arrays)
+        self.stats = unflatten(path, "stats", self.stats, arrays)
+        self.opt_state = unflatten(path, "opt_state", self.opt_state, arrays)
         self.step = int(meta["step"])
         return meta
-
-
-def read_checkpoint(path: Path) -> tuple[dict, list[np.ndarray]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint")
-    try:
-        with np.load(path) as z:
-            meta = json.loads(bytes(z["meta"]).decode())
-            leaves = [z[f"leaf_{i:04d}"] for i in range(len(z.files) - 1)]
-    except (OSError, KeyError, ValueError) as err:
-        raise ValueError(f"{path}: not an ogn checkpoint ({err})") from err
-    return meta, leaves
-
-
-def fill_tree(path, tree, leaves: list[np.ndarray]):
-    """`tree` with its leaves replaced, in order, by the first of the checkpoint's `leaves` (cast to the
-    tree's dtypes); the checkpoint may hold more (the optimizer state after the model)."""
-    ref = jax.tree.leaves(tree)
-    if len(leaves) < len(ref) or any(np.shape(a) != np.shape(b) for a, b in zip(ref, leaves)):
-        raise ValueError(f"{path}: checkpoint does not match the model in config.yaml (shapes differ)")
-    return jax.tree.unflatten(jax.tree.structure(tree), [jnp.asarray(x, r.dtype) for x, r in zip(leaves, ref)])
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -426,7 +374,7 @@ def train_and_evaluate(
 
     def info() -> dict:
         return {
-            "format": "ogn-run-1",
+            "format": RUN_FORMAT,
             "system": system,
             "dataset": str(config.data),
             "dataset_spec": dataset["spec"],
@@ -532,22 +480,3 @@ def plot_curve(path: Path, rows: list[dict], title: str) -> None:
     fig.savefig(tmp, dpi=120)
     plt.close(fig)
     os.replace(tmp, path)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# loading a trained run
-
-
-def load_run(run_dir: str | Path) -> tuple[OGN, dict, RunConfig]:
-    """(model with the trained weights and frozen statistics, run info, config) of a run directory."""
-    run_dir = Path(run_dir)
-    for name in ("config.yaml", "run.json", "checkpoint.npz"):
-        if not (run_dir / name).is_file():
-            raise FileNotFoundError(f"{run_dir}: no {name}; not a trained run directory")
-    config = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
-    info = json.loads((run_dir / "run.json").read_text())
-    model = OGN(len(info["system"]["species"]), config.model, nnx.Rngs(0))
-    graphdef, params, stats = nnx.split(model, nnx.Param, Statistic)
-    _, leaves = read_checkpoint(run_dir / "checkpoint.npz")
-    params, stats = fill_tree(run_dir / "checkpoint.npz", (params, stats), leaves)
-    return nnx.merge(graphdef, params, stats), info, config

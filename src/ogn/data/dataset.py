@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ogn import __version__
+from ogn.io.files import atomic_write_text
 from ogn.io.h5md import n_frames, read_trajectory
-from ogn.io.lammps_data import atomic_write_text
 from ogn.systems import System
 
 DATASET_FILE = "dataset.json"

@@ -16,7 +16,7 @@ import numpy as np
 
 from ogn.data.dataset import load_frames, read_metadata
 from ogn.evaluate import metrics
-from ogn.io.lammps_data import atomic_write_text
+from ogn.io.files import atomic_write_text
 from ogn.md.run import GLASS_TEMPERATURE
 from ogn.rollout import RolloutError, rollout
 from ogn.systems import System, system_from_description
@@ -50,7 +50,7 @@ def evaluate_run(
     log: Callable[[str], None] = print,
     note: str = "",
 ) -> dict:
-    from ogn.train import load_run
+    from ogn.model.checkpoint import load_run
 
     model, info, _ = load_run(run_dir)
     dataset = read_metadata(data_dir)

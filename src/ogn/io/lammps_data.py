@@ -6,13 +6,13 @@ Velocities section. Errors name the file, the line and what is wrong.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ogn.io.files import atomic_write_text
 
 _HEADER = {
     "atoms": re.compile(r"^\s*(\d+)\s+atoms\s*$"),
@@ -208,16 +208,3 @@ def write_lammps_data(
         out += ["", "Velocities", ""]
         out += [f"{a + 1} " + " ".join(repr(float(v)) for v in s.velocities[a]) for a in range(s.n_atoms)]
     atomic_write_text(path, "\n".join(out) + "\n")
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write to a temporary file beside path, then rename: a reader never sees half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

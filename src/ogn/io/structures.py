@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ogn.io.lammps_data import DataFileError, Structure, atomic_write_text, read_lammps_data
+from ogn.io.files import atomic_write_text
+from ogn.io.lammps_data import DataFileError, Structure, read_lammps_data
 
 
 def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:

@@ -227,7 +227,33 @@ class OGN(nnx.Module):
         error = self.standardised_output(velocities, species, graph) - self.target_normalizer(targets)
         return jnp.mean(error**2)
 
-    def __call__(self, velocities, species, graph: Graph) -> tuple[jax.Array, jax.Array]:
-        """(dr, dv), each (N, 3), in the units of the training data."""
+    def raw_prediction(self, velocities, species, graph: Graph) -> tuple[jax.Array, jax.Array]:
+        """(dr, dv), each (N, 3), in the units of the training data, as the network gives them."""
         change = self.target_normalizer.inverse(self.standardised_output(velocities, species, graph))
         return change[:, :3], change[:, 3:]
+
+    def __call__(self, velocities, species, graph: Graph, masses: jax.Array, step_time: float,
+                 centre_velocity: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """(dr, dv) over one prediction (`step_time` = k dt) with total momentum conserved exactly; see
+        `conserve_momentum` for `centre_velocity`."""
+        dr, dv = self.raw_prediction(velocities, species, graph)
+        return conserve_momentum(dr, dv, velocities, masses, step_time, centre_velocity)
+
+
+def conserve_momentum(dr: jax.Array, dv: jax.Array, velocities: jax.Array, masses: jax.Array, step_time: float,
+                      centre_velocity: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """Project a prediction onto the states of the same total momentum: shift dv so that the new
+    centre-of-mass velocity is `centre_velocity` (default: the current one, sum m v / M), and give the
+    centre of mass the displacement `centre_velocity` * step_time of a momentum-conserving flow.
+
+    MD conserves momentum, so the true (dr, dv) is a fixed point: the projection is orthogonal in the
+    mass-weighted norm and never increases that error of dv. Unlike pairwise antisymmetric updates it
+    holds for any network, the paper's included. A rollout passes its start's centre velocity, so that
+    float32 rounding does not accumulate from one prediction to the next.
+    (N, 3) dr, dv, velocities; (N,) masses; (3,) centre_velocity."""
+    weights = (masses / jnp.sum(masses))[:, None].astype(dv.dtype)
+    if centre_velocity is None:
+        centre_velocity = jnp.sum(weights * velocities, axis=0)
+    dv = dv - (jnp.sum(weights * (velocities + dv), axis=0) - centre_velocity)
+    dr = dr - jnp.sum(weights * dr, axis=0) + centre_velocity * step_time
+    return dr, dv
