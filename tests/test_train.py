@@ -4,6 +4,8 @@ import contextlib
 import dataclasses
 import json
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import LJ_DATASET_SPEC as SPEC
@@ -142,8 +144,8 @@ def test_edge_capacity_overflow_grows_and_redoes(lj_dataset):
     train = PairData.from_frames(load_frames(lj_dataset, "train"), 5)
     test = PairData.from_frames(load_frames(lj_dataset, "test"), 5, starts=np.array([[0, 0], [0, 7]]))
     picks = Schedule(len(train.starts), 1, 0, True).picks(0, 10)
-    ample = Trainer(config, train, test, 2, 3.0, 40_000)
-    small = Trainer(config, train, test, 2, 3.0, 1000)  # ~36 000 edges needed
+    ample = Trainer(config, train, test, 2, 3.0, 40_000, 0.025)
+    small = Trainer(config, train, test, 2, 3.0, 1000, 0.025)  # ~36 000 edges needed
     # equal up to float32 rounding: a different padding length changes the order of the reductions
     np.testing.assert_allclose(small.run_steps(picks), ample.run_steps(picks), rtol=1e-6)
     assert small.capacity > 30_000
@@ -200,3 +202,50 @@ def test_sigterm_stops_ogn_train_with_a_checkpoint(lj_dataset, tmp_path):
     assert proc.returncode == 130, output
     assert "interrupted: checkpoint at step" in output
     assert json.loads((run / "run.json").read_text())["step"] >= 20
+
+
+def test_residual_targets_are_the_exact_inverse_of_the_prediction(monkeypatch):
+    """A network that outputs the standardised residual target exactly gives back the true [dr, dv]."""
+    from flax import nnx
+
+    from ogn.model.network import OGN, ModelConfig
+
+    rng = np.random.default_rng(0)
+    v, changes = jnp.asarray(rng.normal(size=(20, 3))), jnp.asarray(rng.normal(size=(20, 6)))
+    model = OGN(2, ModelConfig(layers=1, latent=8, hidden=8, targets="residual"), nnx.Rngs(0), step_time=0.025)
+    model.target_normalizer.update(model.network_target(v, changes))
+    exact = model.target_normalizer(model.network_target(v, changes))
+    monkeypatch.setattr(OGN, "standardised_output", lambda self, *a: exact)
+    dr, dv = model.raw_prediction(v, None, None)
+    np.testing.assert_allclose(np.c_[dr, dv], changes, atol=1e-12)
+    np.testing.assert_allclose(model.network_target(v, changes)[:, :3], changes[:, :3] - 0.025 * v)
+    with pytest.raises(ValueError, match="residual targets need"):
+        OGN(2, ModelConfig(targets="residual"), nnx.Rngs(0))
+
+
+def test_noisy_inputs_keep_targets_on_the_true_state(lj_dataset):
+    from ogn.data.symmetry import cube_symmetries
+    from ogn.train import PairData, batch_graph
+
+    frames = load_frames(lj_dataset, "train")
+    data = PairData.from_frames(frames, 5)
+    picks = jnp.asarray([[0, 3, 0], [1, 10, 0]])
+    sym = jnp.asarray(cube_symmetries(), jnp.float32)
+    clean = batch_graph(data, picks, sym, 2.0, 40_000)
+    noisy = batch_graph(data, picks, sym, 2.0, 40_000, noise=(0.01, 0.3), key=jax.random.key(1))
+    v_clean, v_noisy, t_clean, t_noisy = clean[0], noisy[0], clean[3], noisy[3]
+    assert 0.2 < float(jnp.std(v_noisy - v_clean)) < 0.4
+    np.testing.assert_allclose(v_noisy + t_noisy[:, 3:], v_clean + t_clean[:, 3:], atol=1e-5)
+    shift = np.asarray(t_clean[:, :3] - t_noisy[:, :3])
+    assert 0.005 < shift.std() < 0.015
+
+
+def test_training_with_residual_targets_and_noise_runs(lj_dataset, tmp_path):
+    from ogn.model.network import ModelConfig
+
+    config = small_config(lj_dataset, noise=0.05)
+    config = dataclasses.replace(config, model=ModelConfig(layers=1, latent=16, hidden=16, targets="residual"))
+    info = train_and_evaluate(config, tmp_path / "run", log=lambda s: None)
+    model, _, model_config = load_run(tmp_path / "run")
+    assert model_config.targets == "residual" and model.ballistic_time == pytest.approx(5 * 0.005)
+    assert np.isfinite(info["test_loss"])

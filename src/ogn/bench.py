@@ -199,10 +199,10 @@ def bench_train(layers=(2, 10), orders=("per-node", "per-edge"), preset="lj", st
         for order in orders:
             config = RunConfig(data="-", model=ModelConfig(layers=n_layers, edge_first_layer=order),
                                train=TrainConfig(k=k, steps_per_call=steps))
-            trainer = Trainer(config, data, data, system.n_species, system.neighbor_cutoff, capacity)
+            trainer = Trainer(config, data, data, system.n_species, system.neighbor_cutoff, capacity, k * system.dt)
             schedule = Schedule(len(data.starts), 1, 0, True)
             picks = jnp.asarray(schedule.picks(0, steps))
-            compiled = trainer._train_chunk.lower(trainer.params, trainer.stats, trainer.opt_state, picks).compile()
+            compiled = trainer._train_chunk.lower(trainer.params, trainer.stats, trainer.opt_state, 0, picks).compile()
             memory = compiled.memory_analysis()
             peak = (memory.temp_size_in_bytes + memory.argument_size_in_bytes + memory.output_size_in_bytes
                     if memory is not None else float("nan"))

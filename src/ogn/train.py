@@ -51,6 +51,10 @@ class TrainConfig:
     checkpoint_every: int = 10_000
     steps_per_call: int = 100  # gradient steps per compiled call; test/checkpoint periods round up to it
     edge_capacity_margin: float = 1.05  # edge capacity = margin x the most edges of any configuration
+    # Training noise (DeepMind GNS), 0 = off (paper): each input state is perturbed by Gaussian noise of
+    # this fraction of the data's velocity spread (per component) in v, and of that times k dt in r, and
+    # the targets lead back to the true state k steps later, so the model learns to undo its own errors.
+    noise: float = 0.0
     seed: int = 0
 
     def __post_init__(self):
@@ -59,6 +63,8 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.lr_final <= self.learning_rate:
             raise ValueError(f"need 0 < lr_final <= learning_rate, got {self.lr_final}, {self.learning_rate}")
+        if not 0 <= self.noise < 1:
+            raise ValueError(f"train.noise is a fraction of the velocity spread in [0, 1), got {self.noise}")
         if self.edge_capacity_margin < 1:
             raise ValueError(f"train.edge_capacity_margin must be >= 1, got {self.edge_capacity_margin}")
 
@@ -120,6 +126,7 @@ class PairData:
     species: jax.Array  # (N,)
     box: float
     starts: np.ndarray  # (P, 2) the (trajectory, frame) pairs of this split
+    velocity_spread: float  # std of one velocity component over the split
 
     @classmethod
     def from_frames(cls, frames: Frames, k: int, starts: np.ndarray | None = None) -> PairData:
@@ -132,6 +139,7 @@ class PairData:
             species=jnp.asarray(frames.species),
             box=frames.box,
             starts=all_starts if starts is None else starts,
+            velocity_spread=float(np.std(frames.velocities)),
         )
 
     @property
@@ -139,19 +147,27 @@ class PairData:
         return self.positions.shape[2]
 
 
-def batch_graph(data: PairData, picks: jax.Array, symmetries: jax.Array, cutoff: float, capacity: int):
+def batch_graph(data: PairData, picks: jax.Array, symmetries: jax.Array, cutoff: float, capacity: int,
+                noise: tuple[float, float] = (0.0, 0.0), key: jax.Array | None = None):
     """(B, 3) picks of (trajectory, frame, symmetry) -> velocities (B N, 3), species (B N,), one disjoint
-    graph of the B configurations, targets (B N, 6), and the largest edge count of any of them."""
+    graph of the B configurations, targets (B N, 6), and the largest edge count of any of them. `noise`:
+    standard deviations (position, velocity) of the Gaussian noise added to the inputs (with `key`); the
+    targets are corrected so that they still end on the true state."""
     n = data.n_atoms
+    keys = jax.random.split(jax.random.key(0) if key is None else key, picks.shape[0])
 
-    def one(pick):
+    def one(pick, key):
         t, f, s = pick[0], pick[1], pick[2]
         positions, velocities, targets = apply_symmetry(
             symmetries[s], data.box, data.positions[t, f], data.velocities[t, f], data.targets[t, f]
         )
+        if noise[0] > 0 or noise[1] > 0:
+            delta = jax.random.normal(key, (n, 6), targets.dtype) * jnp.repeat(jnp.asarray(noise, targets.dtype), 3)
+            positions, velocities = jnp.mod(positions + delta[:, :3], data.box), velocities + delta[:, 3:]
+            targets = targets - delta
         return velocities, dense_graph(positions, data.box, cutoff, capacity), targets
 
-    velocities, graphs, targets = jax.vmap(one)(picks)
+    velocities, graphs, targets = jax.vmap(one)(picks, keys)
     b = picks.shape[0]
     offset = (jnp.arange(b) * n)[:, None]
     # padding (id n) of every configuration -> the padding id of the union (b n)
@@ -205,10 +221,12 @@ class Trainer:
     """Holds the model as pure state (params, statistics, optimizer state) and the compiled steps."""
 
     def __init__(self, config: RunConfig, train: PairData, test: PairData, n_species: int, cutoff: float,
-                 capacity: int):
+                 capacity: int, step_time: float):
         self.config, self.train, self.test = config, train, test
         self.cutoff, self.capacity = cutoff, capacity
-        model = OGN(n_species, config.model, nnx.Rngs(config.train.seed))
+        model = OGN(n_species, config.model, nnx.Rngs(config.train.seed), step_time=step_time)
+        spread = config.train.noise * train.velocity_spread
+        self.noise = (spread * step_time, spread)
         self.graphdef, self.params, self.stats = nnx.split(model, nnx.Param, Statistic)
         self.tx = optax.adam(learning_rate_schedule(config.train))
         self.opt_state = self.tx.init(self.params)
@@ -221,11 +239,15 @@ class Trainer:
         train, test, symmetries, cutoff, capacity = self.train, self.test, self.symmetries, self.cutoff, self.capacity
         train_starts = jnp.asarray(train.starts)
 
-        def train_step(carry, pick):  # pick: (B, 2) (pair index, symmetry)
+        noise, noise_key = self.noise, jax.random.key(self.config.train.seed)
+
+        def train_step(carry, step_and_pick):  # pick: (B, 2) (pair index, symmetry)
             params, stats, opt_state = carry
+            step, pick = step_and_pick
             tf = train_starts[pick[:, 0]]
             picks = jnp.concatenate([tf, pick[:, 1:]], -1)
-            velocities, species, graph, targets, most_edges = batch_graph(train, picks, symmetries, cutoff, capacity)
+            velocities, species, graph, targets, most_edges = batch_graph(
+                train, picks, symmetries, cutoff, capacity, noise, jax.random.fold_in(noise_key, step))
             model = nnx.merge(graphdef, params, stats)
             # statistics first: every input is standardised by everything seen so far, itself included
             model.update_statistics(velocities, species, graph, targets)
@@ -239,8 +261,10 @@ class Trainer:
             return (optax.apply_updates(params, updates), stats, opt_state), (loss, most_edges)
 
         @jax.jit
-        def train_chunk(params, stats, opt_state, picks):
-            (params, stats, opt_state), (losses, edges) = jax.lax.scan(train_step, (params, stats, opt_state), picks)
+        def train_chunk(params, stats, opt_state, first_step, picks):
+            steps = first_step + jnp.arange(picks.shape[0])
+            (params, stats, opt_state), (losses, edges) = jax.lax.scan(train_step, (params, stats, opt_state),
+                                                                       (steps, picks))
             return params, stats, opt_state, losses, edges.max()
 
         test_starts = jnp.asarray(test.starts)
@@ -268,7 +292,7 @@ class Trainer:
         """Gradient steps on (C, B, 2) picks; a graph that outgrew the capacity -> grow, redo."""
         while True:
             params, stats, opt_state, losses, most = self._train_chunk(
-                self.params, self.stats, self.opt_state, jnp.asarray(picks)
+                self.params, self.stats, self.opt_state, self.step, jnp.asarray(picks)
             )
             if int(most) <= self.capacity:
                 break
@@ -355,7 +379,7 @@ def train_and_evaluate(
     capacity, most = edge_capacity([train_frames, test_frames], cutoff, c.edge_capacity_margin)
     log(f"{len(train.starts)} training pairs, {len(test.starts)} test pairs at k = {c.k}; "
         f"N = {train.n_atoms}, at most {most} edges ({most / train.n_atoms:.1f} per atom), capacity {capacity}")
-    trainer = Trainer(config, train, test, len(system["species"]), cutoff, capacity)
+    trainer = Trainer(config, train, test, len(system["species"]), cutoff, capacity, c.k * float(system["dt"]))
 
     curve: list[dict] = []
     wall_before = 0.0

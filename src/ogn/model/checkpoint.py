@@ -150,4 +150,4 @@ def load_run(run_dir: str | Path) -> tuple[OGN, dict, ModelConfig]:
 
 def new_model(info: dict, config: ModelConfig, seed: int = 0) -> OGN:
     """An untrained model for the system and k that `info` (run.json) describes."""
-    return OGN(len(info["system"]["species"]), config, nnx.Rngs(seed))
+    return OGN(len(info["system"]["species"]), config, nnx.Rngs(seed), step_time=int(info["k"]) * float(info["dt"]))

@@ -19,6 +19,7 @@ from ogn.model.normalizer import Normalizer
 
 EDGE_ORDERS = ("per-node", "per-edge")
 EDGE_FEATURES = {"displacement": 3, "displacement+distance": 4}
+TARGETS = ("total", "residual")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class ModelConfig:
     # The graph's cutoff; None is the paper's, the system's neighbor-list cutoff r_c (potential cutoff +
     # bin). Edges, and so the cost of a prediction, grow as its cube; two MPNN layers still see 2x as far.
     graph_cutoff: float | None = None
+    # "total" is the paper's target [dr, dv]; "residual" predicts [dr - v k dt, dv], the displacement beyond
+    # ballistic motion, standardised on its own, so the network spends its capacity on the forces instead
+    # of re-deriving v k dt (which dominates dr at large k).
+    targets: str = "total"
 
     def __post_init__(self):
         if self.layers < 1 or self.latent < 1 or self.hidden < 1:
@@ -58,6 +63,8 @@ class ModelConfig:
             raise ValueError(f"aggregation must be 'sum' or 'mean-degree', got {self.aggregation!r}")
         if self.graph_cutoff is not None and not self.graph_cutoff > 0:
             raise ValueError(f"graph_cutoff must be > 0 (or null for the system's r_c), got {self.graph_cutoff}")
+        if self.targets not in TARGETS:
+            raise ValueError(f"targets must be one of {TARGETS}, got {self.targets!r}")
         if self.edge_features not in EDGE_FEATURES:
             raise ValueError(f"edge_features must be one of {tuple(EDGE_FEATURES)}, got {self.edge_features!r}")
 
@@ -183,8 +190,12 @@ def with_network_dtype(model: OGN, dtype) -> OGN:
 class OGN(nnx.Module):
     """The learned simulator's model: normalisers + network. Physical units in and out."""
 
-    def __init__(self, n_species: int, config: ModelConfig, rngs: nnx.Rngs):
+    def __init__(self, n_species: int, config: ModelConfig, rngs: nnx.Rngs, step_time: float = 0.0):
+        """`step_time`: k dt of one prediction, in the data's time unit; needed by residual targets."""
+        if config.targets == "residual" and not step_time > 0:
+            raise ValueError(f"residual targets need the prediction's time step k dt > 0, got {step_time}")
         self.n_species = n_species
+        self.ballistic_time = step_time if config.targets == "residual" else 0.0
         self.with_distance = config.edge_features == "displacement+distance"
         self.scale_messages = config.aggregation == "mean-degree"
         self.network = OGNNetwork(n_species, config, rngs)
@@ -203,11 +214,15 @@ class OGN(nnx.Module):
         distance = jnp.sqrt(jnp.where(squared > 0, squared, 1.0)) * (squared > 0)
         return jnp.concatenate([graph.edge_vectors, distance], -1)
 
-    def update_statistics(self, velocities, species, graph: Graph, targets: jax.Array) -> None:
+    def network_target(self, velocities, changes: jax.Array) -> jax.Array:
+        """(N, 6) what the network learns from (N, 6) true [dr, dv]: the exact inverse of `raw_prediction`."""
+        return changes.at[:, :3].add(-velocities * self.ballistic_time)
+
+    def update_statistics(self, velocities, species, graph: Graph, changes: jax.Array) -> None:
         n = velocities.shape[0]
         self.node_normalizer.update(self.node_features(velocities, species))
         self.edge_normalizer.update(self.edge_features(graph), graph.senders < n)
-        self.target_normalizer.update(targets)
+        self.target_normalizer.update(self.network_target(velocities, changes))
 
     def standardised_output(self, velocities, species, graph: Graph) -> jax.Array:
         """(N, 6): the network's prediction of the standardised [dr, dv]."""
@@ -222,15 +237,16 @@ class OGN(nnx.Module):
         out = self.network(nodes.astype(dtype), edges.astype(dtype), graph, jnp.asarray(scale, dtype))
         return out.astype(nodes.dtype)
 
-    def loss(self, velocities, species, graph: Graph, targets: jax.Array) -> jax.Array:
-        """Mean squared error per atom and component of the standardised [dr, dv] (paper 4.4 iii)."""
-        error = self.standardised_output(velocities, species, graph) - self.target_normalizer(targets)
+    def loss(self, velocities, species, graph: Graph, changes: jax.Array) -> jax.Array:
+        """Mean squared error per atom and component of the standardised target (paper 4.4 iii: [dr, dv])."""
+        target = self.target_normalizer(self.network_target(velocities, changes))
+        error = self.standardised_output(velocities, species, graph) - target
         return jnp.mean(error**2)
 
     def raw_prediction(self, velocities, species, graph: Graph) -> tuple[jax.Array, jax.Array]:
         """(dr, dv), each (N, 3), in the units of the training data, as the network gives them."""
         change = self.target_normalizer.inverse(self.standardised_output(velocities, species, graph))
-        return change[:, :3], change[:, 3:]
+        return change[:, :3] + velocities * self.ballistic_time, change[:, 3:]
 
     def __call__(self, velocities, species, graph: Graph, masses: jax.Array, step_time: float,
                  centre_velocity: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
