@@ -110,10 +110,12 @@ def test_nan_stops_run_and_file_stays_readable(tmp_path, lammps_snapshot):
     init = tmp_path / "init.data"
     write_lammps_data(init, snap, system.masses)
     out = tmp_path / "blowup.h5"
+    out.write_bytes(b"an earlier good result")
     with pytest.raises(SimulationError):
         run_md(system, MDConfig(steps=20000, every=10, init=str(init), chunk_steps=100), out, log=lambda s: None)
-    t = read_trajectory(out)
-    assert t.status.startswith("failed")
+    assert out.read_bytes() == b"an earlier good result"  # a failed run never replaces an existing file
+    t = read_trajectory(tmp_path / "blowup.failed.h5")
+    assert t.status.startswith("failed: SimulationError: ")
     assert np.all(np.isfinite(t.positions))
 
 

@@ -144,7 +144,10 @@ def test_rollout_command_writes_a_trajectory(small_run, lj_dataset, tmp_path):
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out)]) == 0
     t = read_trajectory(out)
     assert t.status == "complete" and list(t.steps) == [5, 10, 15, 20]
-    assert np.isfinite(t.potential_energy).all()
+    assert np.isnan(t.potential_energy).all() and np.isfinite(t.kinetic_energy).all()  # energies are opt-in
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out),
+                 "--energies"]) == 0
+    assert np.isfinite(read_trajectory(out).potential_energy).all()
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "7", "--out", str(out)]) == 2
     assert read_trajectory(out).status == "complete"  # the earlier file is untouched
 
@@ -220,3 +223,61 @@ def test_bench_rollout_times_every_engine_and_counts_the_network(lj_dataset, tmp
         node += e.sender_block.kernel.size + e.receiver_block.kernel.size
         node += layer.node_mlp.hidden.kernel.size + layer.node_mlp.out.kernel.size
     assert network_multiply_adds(config, 2, 100, 1000) == edge * 1000 + node * 100
+
+
+def test_rollout_ends_with_a_physics_summary(small_run, lj_dataset, tmp_path, capsys):
+    from ogn.cli import main
+
+    init = lj_dataset / "test" / "traj-000.h5"
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(tmp_path / "r.h5")]) == 0
+    err = capsys.readouterr().err
+    assert "T: " in err and "total momentum: |P_end - P_start|" in err and "total energy change:" in err
+    assert "warning" not in err
+
+
+def _write_start(tmp_path, lj_dataset, change):
+    from ogn.io.lammps_data import Structure, write_lammps_data
+
+    t = read_trajectory(lj_dataset / "test" / "traj-000.h5", frames=slice(0, 1))
+    positions, velocities = change(t.positions[0].copy(), t.velocities[0].copy())
+    path = tmp_path / "start.data"
+    write_lammps_data(path, Structure(positions, t.species, t.box, velocities), (1.0, 1.0))
+    return path
+
+
+def _nan_position(r, v):
+    r[7, 1] = np.nan
+    return r, v
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (_nan_position, "start.data: non-finite positions for 1 atom.*atom 8"),
+    (lambda r, v: (r, v * 1e6), "start.data: its velocities give T = .* check the velocity units"),
+])
+def test_rollout_refuses_a_start_that_cannot_be_simulated(small_run, lj_dataset, tmp_path, capsys, change, message):
+    import re
+
+    from ogn.cli import main
+
+    init = _write_start(tmp_path, lj_dataset, change)
+    out = tmp_path / "r.h5"
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "5", "--out", str(out)]) == 2
+    assert re.search(message, " ".join(capsys.readouterr().err.split()))
+    assert not out.exists()
+
+
+def test_rollout_warns_about_a_start_unlike_the_training_data(small_run, lj_dataset, tmp_path, capsys):
+    from ogn.cli import main
+
+    init = _write_start(tmp_path, lj_dataset, lambda r, v: (r, 2 * v))  # T x 4
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "5", "--out", str(tmp_path / "r.h5")]) == 0
+    assert "away from the training data" in " ".join(capsys.readouterr().err.split())
+
+
+def test_rollout_checks_the_output_before_any_work(small_run, lj_dataset, tmp_path, capsys):
+    from ogn.cli import main
+
+    init = lj_dataset / "test" / "traj-000.h5"
+    out = tmp_path / "missing-dir" / "r.h5"
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "5", "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 
 PRESET_NAMES = ["lj", "lj-ka", "silica", "silicon", "cuzr"]
@@ -51,6 +52,8 @@ def cmd_md(args) -> int:
     from ogn.md.simulate import set_precision
 
     set_precision(args.precision)
+    from ogn.io.files import check_writable
+    from ogn.io.h5md import failed_path
     from ogn.md.run import MDConfig, run_md
 
     system = _build_system(args)
@@ -59,8 +62,17 @@ def cmd_md(args) -> int:
         glass_temperature=args.glass_temperature, quench_steps=args.quench_steps, init=args.init, frame=args.frame,
     )
     console = _console()
-    summary = run_md(system, config, args.out, log=console.log, progress_factory=progress_bar)
-    console.print(f"[bold]wrote[/bold] {args.out}")
+    out = check_writable(args.out)
+    replaces = out.exists()
+    started = time.time()
+    try:
+        summary = run_md(system, config, out, log=console.log, progress_factory=progress_bar)
+    except BaseException:
+        partial = failed_path(out)
+        if partial.exists() and partial.stat().st_mtime >= started:
+            console.print(f"the frames written before it stopped are in {partial}; {out} was left untouched")
+        raise
+    console.print(f"[bold]wrote[/bold] {out}{' (replacing the earlier file)' if replaces else ''}")
     for line in summary.lines():
         console.print("  " + line)
     return 0
@@ -138,28 +150,15 @@ def cmd_train(args) -> int:
 
 
 def cmd_rollout(args) -> int:
-    import numpy as np
-
-    from ogn.evaluate.metrics import energies
-    from ogn.io.h5md import TrajectoryWriter
-    from ogn.md.run import load_init
-    from ogn.model.checkpoint import load_run
-    from ogn.rollout import rollout
-    from ogn.systems import system_from_description
+    from ogn.rollout import rollout_to_file
 
     console = _console()
-    model, info, _ = load_run(args.run)
-    system, start = load_init(system_from_description(info["system"]), args.init, args.frame)
-    console.log(f"rolling {args.run} (k = {info['k']}) for {args.steps} MD steps from {args.init}, N = {system.n_atoms}")
-    result = rollout(model, info, start.positions, start.velocities, start.species, system.box, args.steps,
-                     log=console.log, network_dtype=args.network_dtype)
-    potential, kinetic, _ = energies(system, start.species, result.positions, result.velocities)
-    meta = {"system": system.describe(), "model": str(args.run), "k": info["k"], "init": str(args.init),
-            "network_dtype": args.network_dtype}
-    with TrajectoryWriter(args.out, start.species, system.box, system.dt, meta, system.units.name) as writer:
-        writer.append(result.steps, result.positions.astype(np.float64), result.velocities.astype(np.float64),
-                      potential, kinetic)
-    console.print(f"[bold]wrote[/bold] {args.out}: {len(result.steps)} predictions of {info['k']} MD steps")
+    replaces = Path(args.out).exists()
+    summary, _ = rollout_to_file(args.run, args.init, args.out, args.steps, frame=args.frame,
+                                 energies=args.energies, network_dtype=args.network_dtype, log=console.log)
+    console.print(f"[bold]wrote[/bold] {args.out}{' (replacing the earlier file)' if replaces else ''}")
+    for line in summary.lines():
+        console.print("  " + line)
     return 0
 
 
@@ -309,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output trajectory FILE.h5, one frame per prediction")
     p.add_argument("--network-dtype", choices=NETWORK_DTYPES, default="float32",
                    help="dtype of the network's arithmetic; bfloat16 is for GPUs (slower on most CPUs)")
+    p.add_argument("--energies", action="store_true",
+                   help="evaluate the true potential energy of every written frame (default: off; the summary"
+                        " still gives the total-energy change from the first and last states)")
     p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("evaluate", help="roll a trained model out against MD and baselines; report and figures")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -176,3 +177,151 @@ def rollout(
         raise RolloutError(f"non-finite positions or velocities at prediction {first + 1} (MD step {(first + 1) * k});"
                            " the model has left the region it was trained on")
     return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), simulate.edge_capacity)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# checks before a rollout and the summary after it
+
+TEMPERATURE_WARNING = 0.3  # relative distance from the training temperature that earns a warning
+DENSITY_WARNING = 0.05  # relative distance from the training number density
+COMPOSITION_WARNING = 0.05  # largest difference of a species' atom fraction
+RUNAWAY_TEMPERATURE = 10.0  # a start hotter than this many times the training temperature is refused
+
+
+def kinetic_temperature(velocities: np.ndarray, masses: np.ndarray, units) -> float:
+    """T with 3N - 3 degrees of freedom, as LAMMPS's `compute temp` (and `ogn md`)."""
+    kinetic = 0.5 * units.mvv2e * np.sum(masses[:, None] * np.asarray(velocities, np.float64) ** 2)
+    return float(2 * kinetic / ((3 * len(masses) - 3) * units.boltzmann))
+
+
+def training_temperature(info: dict) -> float:
+    """The temperature of the training data: the preset's, or the glass's for a melt-quenched dataset."""
+    from ogn.md.run import GLASS_TEMPERATURE
+
+    spec = info.get("dataset_spec", {})
+    return float(spec.get("glass_temperature", GLASS_TEMPERATURE)) if spec.get("glass") else float(
+        info["system"]["temperature"])
+
+
+def check_start(info: dict, positions, velocities, species, box: float, source: str, units) -> list[str]:
+    """Refuse a start that cannot be simulated (non-finite values, a runaway temperature); return warnings
+    for one far from the training data (temperature, density, composition)."""
+    system = info["system"]
+    for name, values in (("positions", positions), ("velocities", velocities)):
+        bad = ~np.isfinite(np.asarray(values)).all(axis=-1)
+        if bad.any():
+            raise ValueError(f"{source}: non-finite {name} for {int(bad.sum())} atom(s), the first atom {int(np.argmax(bad)) + 1}")
+    masses = np.asarray(system["masses"], np.float64)[species]
+    t_train, t_start = training_temperature(info), kinetic_temperature(velocities, masses, units)
+    temperature_unit = units.temperature
+    if t_start > RUNAWAY_TEMPERATURE * t_train:
+        raise ValueError(f"{source}: its velocities give T = {t_start:.4g} {temperature_unit}, more than"
+                         f" {RUNAWAY_TEMPERATURE:g}x the {t_train:.4g} the model was trained at; check the velocity units")
+    warnings = []
+    if abs(t_start / t_train - 1) > TEMPERATURE_WARNING:
+        warnings.append(f"the start's T = {t_start:.4g} {temperature_unit} is {100 * abs(t_start / t_train - 1):.0f} %"
+                        f" away from the training data's {t_train:.4g}")
+    n_train = sum(system["counts"])
+    density_train, density = n_train / float(system["box"]) ** 3, len(species) / box**3
+    if abs(density / density_train - 1) > DENSITY_WARNING:
+        warnings.append(f"the start's number density {density:.4g} differs by {100 * abs(density / density_train - 1):.0f} %"
+                        f" from the training data's {density_train:.4g}")
+    fractions_train = np.asarray(system["counts"]) / n_train
+    fractions = np.bincount(species, minlength=len(fractions_train)) / len(species)
+    if np.abs(fractions - fractions_train).max() > COMPOSITION_WARNING:
+        names = system["species"]
+        warnings.append("the start's composition " + ", ".join(f"{n} {f:.3f}" for n, f in zip(names, fractions))
+                        + " differs from the training data's " + ", ".join(
+                            f"{n} {f:.3f}" for n, f in zip(names, fractions_train)))
+    return warnings
+
+
+@dataclass
+class PhysicsSummary:
+    """How the physics held over a rollout, as `ogn md` reports it."""
+
+    temperature_start: float
+    temperature_end: float
+    momentum_start: np.ndarray  # (3,) total momentum, mass * velocity units
+    momentum_end: np.ndarray
+    thermal_momentum: float  # sqrt(N m kB T), the scale of a random total momentum
+    energy_change_per_atom: float | None  # E_total(end) - E_total(start) per atom; None without a potential
+    thermal_energy: float  # kB T of the start
+    units: object
+
+    def lines(self) -> list[str]:
+        u = self.units
+        change = np.abs(self.momentum_end - self.momentum_start).max() / self.thermal_momentum
+        lines = [
+            f"T: {self.temperature_start:.4g} -> {self.temperature_end:.4g} {u.temperature}",
+            (f"total momentum: |P_end - P_start| = {change:.2e} sqrt(N m kB T) (conserved exactly up to float32"
+             " rounding)"),
+        ]
+        if self.energy_change_per_atom is None:
+            lines.append("total energy: not computed (no potential known for this system)")
+        else:
+            lines.append(f"total energy change: {self.energy_change_per_atom:.4g} {u.energy} per atom ="
+                         f" {self.energy_change_per_atom / self.thermal_energy:.3g} kB T")
+        return lines
+
+
+def physics_summary(info: dict, species, start: tuple, end: tuple, units, system=None) -> PhysicsSummary:
+    """`start` and `end`: (positions, velocities); `system`: a System with a potential, or None."""
+    masses = np.asarray(info["system"]["masses"], np.float64)[species]
+    t0, t1 = (kinetic_temperature(v, masses, units) for _, v in (start, end))
+    p0, p1 = (np.einsum("n,nk->k", masses, np.asarray(v, np.float64)) for _, v in (start, end))
+    thermal_energy = units.boltzmann * t0
+    thermal_momentum = float(np.sqrt(np.sum(masses) * np.mean(masses) * thermal_energy / units.mvv2e))
+    change = None
+    if system is not None:
+        from ogn.md.simulate import frame_energies
+
+        positions = np.stack([np.asarray(start[0], np.float64), np.asarray(end[0], np.float64)])
+        velocities = np.stack([np.asarray(start[1], np.float64), np.asarray(end[1], np.float64)])
+        potential, kinetic, _ = frame_energies(system, species, positions, velocities)
+        total = potential + kinetic
+        change = float(total[1] - total[0]) / len(species)
+    return PhysicsSummary(t0, t1, p0, p1, thermal_momentum, change, thermal_energy, units)
+
+
+def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_steps: int, frame: int = -1,
+                    energies: bool = False, network_dtype: str = "float32",
+                    log: Callable[[str], None] = print) -> tuple[PhysicsSummary, list[str]]:
+    """`ogn rollout`: load a trained run and a start, check both, roll out, write H5MD to `out`.
+
+    Returns the physics summary and the warnings issued before the run. Potential energies are evaluated
+    (true potential) on every written frame only with `energies`; the summary needs only the first and
+    last states. `out` is checked for writability before any work is done.
+    """
+    from ogn.io.files import check_writable
+    from ogn.io.h5md import TrajectoryWriter
+    from ogn.md.run import load_init
+    from ogn.model.checkpoint import load_run
+    from ogn.systems import system_from_description
+    from ogn.units import UNITS
+
+    check_writable(out)
+    model, info, _ = load_run(run_dir)
+    system, start = load_init(system_from_description(info["system"]), str(init), frame)
+    units = UNITS[info["system"]["units"]]
+    warnings = check_start(info, start.positions, start.velocities, start.species, system.box, str(init), units)
+    for warning in warnings:
+        log(f"warning: {warning}; the model was not trained on such states")
+    log(f"rolling {run_dir} (k = {info['k']}) for {n_steps} MD steps from {init}, N = {system.n_atoms}")
+    result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
+                     log=log, network_dtype=network_dtype)
+    summary = physics_summary(info, start.species, (start.positions, start.velocities),
+                              (result.positions[-1], result.velocities[-1]), units, system)
+    if energies:
+        from ogn.md.simulate import frame_energies
+
+        potential, kinetic, _ = frame_energies(system, start.species, result.positions, result.velocities)
+    else:
+        masses = system.atom_masses(start.species)
+        kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", masses, result.velocities.astype(np.float64) ** 2)
+        potential = np.full(len(kinetic), np.nan)
+    meta = {"system": system.describe(), "model": str(run_dir), "k": info["k"], "init": str(init),
+            "network_dtype": network_dtype, "potential_energy": "true potential" if energies else "not computed"}
+    with TrajectoryWriter(out, start.species, system.box, system.dt, meta, system.units.name) as writer:
+        writer.append(result.steps, result.positions, result.velocities, potential, kinetic)
+    return summary, warnings

@@ -46,39 +46,6 @@ def velocity_scale(system: System, temperature: float | None = None) -> float:
     return float(np.sqrt(system.units.boltzmann * t / (system.units.mvv2e * mass)))
 
 
-def energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
-    """(F,) potential and kinetic energy with the true potential (in the working precision: float64 in
-    `ogn evaluate`), and (F, 3) total momentum. The potentials come from one compiled scan over the frames,
-    its neighbor list refreshed as atoms move and reallocated (and the scan redone) if it overflows."""
-    import jax
-    import jax.numpy as jnp
-
-    from ogn.md.simulate import float_dtype, grow_neighbor_list, kinetic_energy, make_force_field
-
-    ff = make_force_field(system, species)
-    wrapped = jnp.asarray(np.mod(positions, system.box), float_dtype())
-
-    @jax.jit
-    def potentials(frames, neighbor):
-        def one(neighbor, r):
-            neighbor = neighbor.update(r)
-            return neighbor, (ff.energy_fn(r, neighbor.idx), neighbor.did_buffer_overflow)
-
-        _, (energy, overflow) = jax.lax.scan(one, neighbor, frames)
-        return energy, overflow.any()
-
-    neighbor = ff.allocate(wrapped[0])
-    potential, overflow = potentials(wrapped, neighbor)
-    while bool(overflow):
-        neighbor = grow_neighbor_list(ff, wrapped[0], neighbor)
-        potential, overflow = potentials(wrapped, neighbor)
-    masses = np.asarray(ff.masses)
-    per_frame = jax.vmap(kinetic_energy, in_axes=(0, None, None))
-    kinetic = np.asarray(per_frame(jnp.asarray(velocities, float_dtype()), ff.masses, system.units.mvv2e), dtype=float)
-    momentum = np.einsum("n,fnk->fk", masses, velocities)
-    return np.asarray(potential, dtype=float), kinetic, momentum
-
-
 def rdf(positions: np.ndarray, box: float, r_max: float, bins: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """g(r) of all pairs averaged over frames (F, N, 3); r_max <= box / 2."""
     r_max = min(r_max, box / 2)

@@ -18,6 +18,7 @@ from ogn.data.dataset import load_frames, read_metadata
 from ogn.evaluate import metrics
 from ogn.io.files import atomic_write_text
 from ogn.md.run import GLASS_TEMPERATURE
+from ogn.md.simulate import frame_energies
 from ogn.rollout import RolloutError, rollout
 from ogn.systems import System, system_from_description
 
@@ -105,7 +106,7 @@ def evaluate_run(
         f"MD at {k} dt": first["predictions"][f"MD at {k} dt"] or (None, None),
     }.items():
         if pos is not None:
-            pe, ke, p = metrics.energies(system, species, np.concatenate([r0[None], pos]),
+            pe, ke, p = frame_energies(system, species, np.concatenate([r0[None], pos]),
                                          np.concatenate([v0[None], vel]))
             energy_curves[name] = {"potential": pe, "kinetic": ke, "momentum": p}
 
@@ -128,7 +129,7 @@ def evaluate_run(
     if ogn_long is not None:
         long_curves["ogn"] = metrics.msd(np.concatenate([r0[None], ogn_long[0]]))
         rdfs["ogn"] = metrics.rdf(ogn_long[0][-20:], box, 0.5 * box)
-        pe, ke, _ = metrics.energies(system, species, ogn_long[0], ogn_long[1])
+        pe, ke, _ = frame_energies(system, species, ogn_long[0], ogn_long[1])
         long["ogn_total_energy_drift_per_atom"] = float((pe[-1] + ke[-1] - pe[0] - ke[0]) / len(species))
 
     # a glass dataset is quenched far below the preset's temperature

@@ -6,8 +6,9 @@ particles/all/box/edges                              (3,), with attributes dimen
 observables/{potential,kinetic,total}_energy/{value,step,time}
 parameters/ogn                                       attributes: JSON metadata (system, engine, seed, ...)
 
-The writer fills `PATH.partial` and renames it to PATH when closed, so PATH is never half a file. A run that
-fails (NaN, runaway) still closes its file cleanly with the frames written so far and `status` saying why.
+The writer fills `PATH.partial` and renames it to PATH when it completes, so PATH is never half a file. A
+run that fails or is interrupted (NaN, runaway, Ctrl-C) never replaces PATH: its file is closed cleanly
+with the frames written so far and `status` saying why, under `failed_path(PATH)` (STEM.failed.SUFFIX).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class TrajectoryWriter:
         self.n_atoms = len(species)
         self.dt = dt
         self.n_frames = 0
+        self.replaces = self.path.exists()  # a completed run overwrites PATH; callers say so
+        self.final_path: Path | None = None
         f = h5py.File(self.tmp, "w")
         self.file = f
         h5 = f.create_group("h5md")
@@ -83,10 +86,12 @@ class TrajectoryWriter:
         self.file.flush()
 
     def close(self, status: str = "complete") -> Path:
+        """Rename the file to PATH when complete, else to failed_path(PATH); returns where it went."""
         self.file["parameters/ogn"].attrs["status"] = status
         self.file.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+        self.final_path = self.path if status == "complete" else failed_path(self.path)
+        os.replace(self.tmp, self.final_path)
+        return self.final_path
 
     def __enter__(self):
         return self
@@ -96,8 +101,15 @@ class TrajectoryWriter:
             if exc_type is None:
                 self.close()
             else:
-                self.close(status=f"failed: {exc}")
+                reason = f"{exc_type.__name__}: {exc}" if str(exc) else exc_type.__name__
+                self.close(status=f"failed: {reason}")
         return False
+
+
+def failed_path(path: str | Path) -> Path:
+    """Where a failed or interrupted run leaves its frames: beside PATH, never over it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.failed{path.suffix}")
 
 
 @dataclass

@@ -254,3 +254,31 @@ def run_nve(
 
 def unwrapped_positions(ff: ForceField, state: MDState) -> np.ndarray:
     return np.asarray(state.positions, np.float64) + np.asarray(state.image, np.float64) * ff.system.box
+
+
+def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
+    """(F,) potential and kinetic energy with the true potential (in the working precision), and (F, 3)
+    total momentum. The potentials come from one compiled scan over the frames, its neighbor list refreshed
+    as atoms move and reallocated (and the scan redone) if it overflows."""
+    ff = make_force_field(system, species)
+    wrapped = jnp.asarray(np.mod(positions, system.box), float_dtype())
+
+    @jax.jit
+    def potentials(frames, neighbor):
+        def one(neighbor, r):
+            neighbor = neighbor.update(r)
+            return neighbor, (ff.energy_fn(r, neighbor.idx), neighbor.did_buffer_overflow)
+
+        _, (energy, overflow) = jax.lax.scan(one, neighbor, frames)
+        return energy, overflow.any()
+
+    neighbor = ff.allocate(wrapped[0])
+    potential, overflow = potentials(wrapped, neighbor)
+    while bool(overflow):
+        neighbor = grow_neighbor_list(ff, wrapped[0], neighbor)
+        potential, overflow = potentials(wrapped, neighbor)
+    masses = np.asarray(ff.masses)
+    per_frame = jax.vmap(kinetic_energy, in_axes=(0, None, None))
+    kinetic = np.asarray(per_frame(jnp.asarray(velocities, float_dtype()), ff.masses, system.units.mvv2e), dtype=float)
+    momentum = np.einsum("n,fnk->fk", masses, velocities)
+    return np.asarray(potential, dtype=float), kinetic, momentum
