@@ -34,7 +34,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 bench-md: $(STAMP)
-	$(BIN)/ogn bench md
+	$(BIN)/ogn bench md --out BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) out

@@ -165,7 +165,7 @@ def cmd_rollout(args) -> int:
 def cmd_evaluate(args) -> int:
     from ogn.evaluate.report import evaluate_run
 
-    out = args.out or str(Path(args.run) / "evaluation")
+    out = args.out or str(default_evaluation_dir(args.run))
     console = _console()
     s = evaluate_run(args.run, args.data, out, n_starts=args.starts, horizon=args.horizon,
                      long_steps=args.long_steps, log=console.log)
@@ -211,7 +211,7 @@ def cmd_energy(args) -> int:
     else:
         print(f"potential energy: {float(energy)!r} {system.units.energy}")
         print(f"forces ({system.units.energy}/{system.units.length}), atoms in id order:")
-        for a, f in enumerate(forces):
+        for a, f in enumerate(forces.tolist()):
             print(f"{a + 1} {f[0]!r} {f[1]!r} {f[2]!r}")
     return 0
 
@@ -220,20 +220,45 @@ def cmd_convert(args) -> int:
     from ogn.io.h5md import read_trajectory
     from ogn.io.structures import write_extxyz, write_lammps_dump
 
-    start, _, stop = args.frames.partition(":") if args.frames else ("", "", "")
-    sel = slice(int(start) if start else None, int(stop) if stop else None)
-    t = read_trajectory(args.input, frames=sel)
+    sel = parse_frames(args.frames)
     out = Path(args.output)
+    if out.suffix not in (".xyz", ".extxyz", ".dump", ".lammpstrj"):
+        raise ValueError(f"{out}: unknown output format {out.suffix!r}; use .extxyz/.xyz or .dump/.lammpstrj")
+    t = read_trajectory(args.input, frames=sel)
     frames = list(zip(t.positions, t.velocities))
+    if not frames:
+        raise ValueError(f"--frames {args.frames}: selects none of the frames of {args.input}")
+    if t.status != "complete":
+        _console().print(f"[bold yellow]warning:[/bold yellow] {args.input} did not complete (status {t.status!r})")
     if out.suffix in (".xyz", ".extxyz"):
         names = t.metadata.get("system", {}).get("species") or [str(k) for k in range(t.species.max() + 1)]
         write_extxyz(out, frames, t.species, names, t.box, steps=t.steps, times=t.times)
     elif out.suffix in (".dump", ".lammpstrj"):
         write_lammps_dump(out, frames, t.species, t.box, t.steps)
-    else:
-        raise ValueError(f"{out}: unknown output format {out.suffix!r}; use .extxyz/.xyz or .dump/.lammpstrj")
     _console().print(f"wrote {len(frames)} frames to {out}")
     return 0
+
+
+def parse_frames(text: str | None) -> slice:
+    """`START:STOP` (either may be empty, Python's slice rules) -> slice; a clear error otherwise."""
+    if not text:
+        return slice(None)
+    start, colon, stop = text.partition(":")
+    try:
+        if not colon:
+            raise ValueError
+        return slice(int(start) if start.strip() else None, int(stop) if stop.strip() else None)
+    except ValueError:
+        raise ValueError(f"--frames {text!r}: expected START:STOP with integers, e.g. 0:100 or -10:") from None
+
+
+def default_evaluation_dir(run: str) -> Path:
+    """evaluation-RUN in the working directory, numbered when taken: never the run's own committed report."""
+    base = Path(f"evaluation-{Path(run).resolve().name}")
+    out, n = base, 2
+    while out.exists():
+        out, n = Path(f"{base}-{n}"), n + 1
+    return out
 
 
 def cmd_bench(args) -> int:
@@ -316,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="roll a trained model out against MD and baselines; report and figures")
     p.add_argument("run", help="trained run directory or shipped model")
     p.add_argument("--data", required=True, help="dataset directory; its test trajectories are the reference")
-    p.add_argument("--out", help="report directory (default RUN/evaluation)")
+    p.add_argument("--out", help="report directory (default: evaluation-RUN-NAME in the working directory,"
+                                 " numbered if taken)")
     p.add_argument("--starts", type=int, default=10, help="rollout starts spread over the test set (default 10)")
     p.add_argument("--horizon", type=int, default=100, help="MD steps per rollout for the RMSE (default 100)")
     p.add_argument("--long-steps", type=int, default=1000, help="MD steps of the long rollout (default 1000)")
@@ -351,14 +377,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--sizes", nargs="+", type=int, default=[300, 3000, 10000])
     b.add_argument("--engines", nargs="+", default=["jax", "lammps"], choices=["jax", "lammps"])
     b.add_argument("--steps", type=int, help="timed steps per measurement (default: about 1e6 atom-steps)")
-    b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update")
+    b.add_argument("--out", default="bench.md", help="Markdown file to update (default bench.md in the working directory)")
     b.set_defaults(func=cmd_bench)
     b = bsub.add_parser("train", help="gradient steps/s and peak memory of OGN training at the lj preset (N = 265)")
     b.add_argument("--layers", nargs="+", type=int, default=[2, 10], help="MPNN layer counts (default 2 10)")
     b.add_argument("--orders", nargs="+", default=["per-node", "per-edge"], choices=["per-node", "per-edge"],
                    help="ways to apply the edge MLP's first layer")
     b.add_argument("--steps", type=int, default=20, help="gradient steps per timed call (default 20)")
-    b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update")
+    b.add_argument("--out", default="bench.md", help="Markdown file to update (default bench.md in the working directory)")
     b.set_defaults(func=cmd_bench)
     b = bsub.add_parser("rollout", help="wall time of 100 MD steps: jax MD, LAMMPS, Fast-OGN, per preset and size")
     b.add_argument("--presets", nargs="+", default=["lj", "silica", "silicon", "cuzr"], choices=PRESET_NAMES)
@@ -368,7 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also time this trained run for PRESET (default: the shipped models/PRESET-fast-kK)")
     b.add_argument("--network-dtype", choices=NETWORK_DTYPES, default="float32",
                    help="dtype of the Fast-OGN networks' arithmetic (bfloat16: a GPU option)")
-    b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update (figures beside it)")
+    b.add_argument("--out", default="bench.md",
+                   help="Markdown file to update, figures beside it (default bench.md in the working directory)")
     b.set_defaults(func=cmd_bench)
     return parser
 

@@ -30,7 +30,7 @@ from ogn.config import build_dataclass
 from ogn.data.dataset import Frames, load_frames, read_metadata
 from ogn.data.symmetry import apply_symmetry, cube_symmetries
 from ogn.io.files import atomic_write_text
-from ogn.model.checkpoint import RUN_FORMAT, read_checkpoint, save_checkpoint, unflatten
+from ogn.model.checkpoint import RUN_FORMAT, read_checkpoint, read_run_config, save_checkpoint, unflatten
 from ogn.model.graph import Graph, count_edges, dense_graph, with_margin
 from ogn.model.network import OGN, ModelConfig
 from ogn.model.normalizer import Statistic
@@ -100,8 +100,10 @@ def load_config(path: str | Path, **overrides) -> RunConfig:
         raise FileNotFoundError(f"{path}: no such config file")
     try:
         d = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML ({err})") from err
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a YAML text file ({err})") from err
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: expected a mapping with data, model and train at the top, got a {type(d).__name__}")  # noqa: TRY004
     if overrides.get("data") is not None:
         d["data"] = overrides["data"]
     if overrides.get("steps") is not None:
@@ -359,10 +361,11 @@ def train_and_evaluate(
     if resume:
         if not ckpt_path.exists():
             raise FileNotFoundError(f"{workdir}: nothing to resume (no checkpoint.npz)")
-        saved = config_from_dict(yaml.safe_load((workdir / "config.yaml").read_text()))
+        saved = config_from_dict(read_run_config(workdir))
         if saved.model != config.model or dataclasses.replace(saved.train, steps=c.steps) != c:
             raise ValueError(f"{workdir}: config differs from the run's config.yaml (only train.steps may change)")
-    workdir.mkdir(parents=True, exist_ok=True)
+        if Path(saved.data).resolve() != Path(config.data).resolve():
+            raise ValueError(f"{workdir} was trained on {saved.data}, not {config.data}: resume it on its own dataset")
 
     dataset = read_metadata(config.data)
     system = dataset["system"]
@@ -380,6 +383,7 @@ def train_and_evaluate(
     log(f"{len(train.starts)} training pairs, {len(test.starts)} test pairs at k = {c.k}; "
         f"N = {train.n_atoms}, at most {most} edges ({most / train.n_atoms:.1f} per atom), capacity {capacity}")
     trainer = Trainer(config, train, test, len(system["species"]), cutoff, capacity, c.k * float(system["dt"]))
+    workdir.mkdir(parents=True, exist_ok=True)  # only once every check has passed: no empty run directories
 
     curve: list[dict] = []
     wall_before = 0.0

@@ -90,23 +90,30 @@ def make_dataset(
         for i, seed in enumerate(spec.seeds(split)):
             path = out_dir / split / f"traj-{i:03d}.h5"
             meta[split].append({"file": str(path.relative_to(out_dir)), "seed": seed})
-            if path.exists() and _complete(path, seed, meta["frames_per_trajectory"]):
-                log(f"{path}: already there, kept")
-                continue
-            log(f"{split} trajectory {i + 1}/{len(spec.seeds(split))} (seed {seed}) -> {path}")
             config = MDConfig(steps=meta["frames_per_trajectory"], every=1, seed=seed, engine=spec.engine,
                               glass=spec.glass)
+            if path.exists() and _complete(path, system, config, meta["frames_per_trajectory"]):
+                log(f"{path}: already there, kept")
+                continue
+            if path.exists():
+                log(f"{path}: incomplete or made with other settings, redone")
+            log(f"{split} trajectory {i + 1}/{len(spec.seeds(split))} (seed {seed}) -> {path}")
             run_md(system, config, path, log=log, progress_factory=progress_factory)
     atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
     return meta
 
 
-def _complete(path: Path, seed: int, frames: int) -> bool:
+def _complete(path: Path, system: System, config, frames: int) -> bool:
+    """Whether `path` is a finished trajectory of exactly this system and MD configuration (an interrupted
+    dataset may be resumed, never mixed with trajectories made with other settings)."""
     try:
         t = read_trajectory(path, frames=slice(0, 1))
     except (OSError, ValueError, KeyError):  # an unreadable file is redone
         return False
-    return t.status == "complete" and t.metadata.get("config", {}).get("seed") == seed and n_frames(path) == frames
+    as_written = lambda d: json.loads(json.dumps(d))
+    same = (t.metadata.get("system") == as_written(system.describe())
+            and t.metadata.get("config") == as_written(dataclasses.asdict(config)))
+    return t.status == "complete" and same and n_frames(path) == frames
 
 
 def read_metadata(data_dir: str | Path) -> dict:

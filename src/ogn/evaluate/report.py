@@ -20,7 +20,7 @@ from ogn.io.files import atomic_write_text
 from ogn.md.run import GLASS_TEMPERATURE
 from ogn.md.simulate import frame_energies
 from ogn.rollout import RolloutError, rollout
-from ogn.systems import System, system_from_description
+from ogn.systems import System, check_same_system, system_from_description
 
 
 def md_rollout(system: System, species, positions, velocities, n_steps: int, every: int, dt: float):
@@ -57,6 +57,9 @@ def evaluate_run(
     dataset = read_metadata(data_dir)
     system = system_from_description(dataset["system"])
     k = int(info["k"])
+    if n_starts < 1 or horizon < 1 or long_steps < 1:
+        raise ValueError(f"starts, horizon and long rollout must be >= 1, got {n_starts}, {horizon}, {long_steps}")
+    check_same_system(info["system"], dataset["system"], f"{run_dir}", f"{data_dir}")
     if horizon % k or long_steps % k:
         raise ValueError(f"horizon ({horizon}) and long rollout ({long_steps}) must be multiples of k = {k}")
     frames = load_frames(data_dir, "test")

@@ -137,10 +137,21 @@ def read_trajectory(path: str | Path, frames: slice | int | None = None) -> Traj
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such trajectory file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes), not an H5MD trajectory")
     sel = slice(None) if frames is None else frames
     try:
         with h5py.File(path, "r") as f:
             p = f["particles/all"]
+            if isinstance(sel, (int, np.integer)):
+                count = p["position/value"].shape[0]
+                if not -count <= sel < count:
+                    raise ValueError(f"{path}: frame {sel} does not exist; the file has {count} frames")
+            edges = np.asarray(p["box/edges"], dtype=np.float64)
+            if edges.shape != (3,):
+                raise ValueError(f"{path}: box/edges of shape {edges.shape}: only a fixed cubic box is supported")
+            if not np.allclose(edges, edges[0], rtol=1e-9, atol=0):
+                raise ValueError(f"{path}: orthorhombic boxes are not supported yet: edges {edges.tolist()}")
             obs = f["observables"]
             params = f["parameters/ogn"].attrs if "parameters/ogn" in f else {}
             def series(g):
@@ -149,7 +160,7 @@ def read_trajectory(path: str | Path, frames: slice | int | None = None) -> Traj
                 positions=np.asarray(p["position/value"][sel]),
                 velocities=np.asarray(p["velocity/value"][sel]),
                 species=np.asarray(p["species"][()]),
-                box=float(np.asarray(p["box/edges"])[0]),
+                box=float(edges[0]),
                 steps=np.asarray(p["position/step"][sel]),
                 times=np.asarray(p["position/time"][sel]),
                 potential_energy=np.asarray(series(obs["potential_energy"])),

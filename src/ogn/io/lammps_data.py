@@ -20,9 +20,13 @@ _HEADER = {
 }
 _BOUNDS = re.compile(r"^\s*(\S+)\s+(\S+)\s+(x|y|z)lo\s+(x|y|z)hi\s*$")
 _TILT = re.compile(r"^\s*\S+\s+\S+\s+\S+\s+xy\s+xz\s+yz\s*$")
+# every section keyword LAMMPS knows: a section's rows end where the next section begins
 _SECTIONS = {
     "Atoms", "Velocities", "Masses", "Bonds", "Angles", "Dihedrals", "Impropers", "Pair Coeffs",
     "PairIJ Coeffs", "Bond Coeffs", "Angle Coeffs", "Dihedral Coeffs", "Improper Coeffs",
+    "Ellipsoids", "Lines", "Triangles", "Bodies", "BondBond Coeffs", "BondAngle Coeffs",
+    "MiddleBondTorsion Coeffs", "EndBondTorsion Coeffs", "AngleTorsion Coeffs", "AngleAngleTorsion Coeffs",
+    "BondBond13 Coeffs", "AngleAngle Coeffs",
 }
 
 
@@ -45,11 +49,30 @@ class Structure:
         return len(self.species)
 
 
+def text_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; an empty or binary file is a DataFileError naming it."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    data = path.read_bytes()
+    if not data:
+        raise DataFileError(f"{path}: empty file (0 bytes)")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as err:
+        bad = err.start
+    else:
+        bad = data.find(b"\0")  # valid UTF-8, but no text file holds NUL bytes
+    if bad >= 0:
+        line = data.count(b"\n", 0, bad) + 1
+        raise DataFileError(f"{path}:{line}: not a text file (byte {data[bad]:#04x} at offset {bad})")
+    return text.splitlines()
+
+
 def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structure:
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
-    lines = path.read_text().splitlines()
+    lines = text_lines(path)
 
     def fail(lineno: int, what: str):
         raise DataFileError(f"{path}:{lineno + 1}: {what}")
@@ -82,6 +105,8 @@ def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structur
                     bounds[m.group(3)] = (float(m.group(1)), float(m.group(2)))
                 except ValueError:
                     fail(k, f"malformed box bounds line {raw!r}")
+                if not np.isfinite(bounds[m.group(3)]).all():
+                    fail(k, f"non-finite box bounds {raw!r}")
                 matched = True
             if _TILT.match(text):
                 fail(k, "triclinic boxes are not supported (ogn needs an orthogonal cubic box)")
@@ -94,6 +119,8 @@ def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structur
     if "Atoms" not in sections:
         raise DataFileError(f"{path}: no Atoms section")
     n = counts["atoms"]
+    if n == 0:
+        raise DataFileError(f"{path}: header says 0 atoms")
     n_types = counts.get("atom types")
     for axis in "xyz":
         if axis not in bounds:
@@ -109,24 +136,27 @@ def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structur
     def rows(section: str) -> list[tuple[int, list[str]]]:
         start, _ = sections[section]
         out = []
-        k = start + 1
-        while k < len(lines) and len(out) < n:
+        for k in range(start + 1, len(lines)):
             text = lines[k].split("#", 1)[0].strip()
             if text in _SECTIONS:
                 break
             if text:
                 out.append((k, text.split()))
-            k += 1
         if len(out) != n:
-            raise DataFileError(f"{path}: {section} section has {len(out)} lines, header says {n} atoms")
+            fail(start, f"{section} section has {len(out)} rows, header says {n} atoms")
         return out
 
     atom_line, style = sections["Atoms"]
     atom_rows = rows("Atoms")
     width = len(atom_rows[0][1])
     if not style:
-        # no style comment: infer from the column count (with or without 3 image flags)
-        style = {5: "atomic", 8: "atomic", 6: "charge", 9: "charge"}.get(width, "")
+        # No style comment: guess from the column count (with or without 3 image flags) only where no other
+        # common style has that count. 6 and 9 fit charge (id type q x y z) but also molecular, bond and
+        # angle (id mol type x y z), which would be read without complaint, with molecule ids as types.
+        style = {5: "atomic", 8: "atomic"}.get(width, "")
+        if not style:
+            fail(atom_line, f"Atoms section has no style comment, and its {width} columns do not say which "
+                            "atom style it is: add one, 'Atoms # atomic' or 'Atoms # charge'")
     if style not in ("atomic", "charge"):
         fail(atom_line, f"Atoms section style {style or '(unknown)'!r}: ogn reads 'atomic' or 'charge'")
     ncol = 5 if style == "atomic" else 6
@@ -148,6 +178,8 @@ def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structur
                 images[a] = [int(x) for x in cols[ncol:]]
         except ValueError:
             fail(lineno, f"malformed Atoms line {lines[lineno]!r}")
+        if not np.isfinite(pos[a]).all() or (charges is not None and not np.isfinite(charges[a])):
+            fail(lineno, f"non-finite value in Atoms line {lines[lineno]!r}")
         limit = n_types if n_types is not None else n_species
         if types[a] < 1 or (limit is not None and types[a] > limit):
             fail(lineno, f"atom type {types[a]} outside 1..{limit}")
@@ -165,9 +197,12 @@ def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structur
             if len(cols) != 4:
                 fail(lineno, f"expected 4 columns in Velocities, got {len(cols)}")
             try:
-                vel[int(cols[0])] = [float(x) for x in cols[1:]]
+                v = [float(x) for x in cols[1:]]
+                vel[int(cols[0])] = v
             except ValueError:
                 fail(lineno, f"malformed Velocities line {lines[lineno]!r}")
+            if not np.isfinite(v).all():
+                fail(lineno, f"non-finite value in Velocities line {lines[lineno]!r}")
         if set(vel) != set(ids.tolist()):
             raise DataFileError(f"{path}: Velocities atom ids do not match the Atoms section")
         velocities = np.array([vel[i] for i in ids[order]])

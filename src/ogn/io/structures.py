@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ogn.io.files import atomic_write_text
-from ogn.io.lammps_data import DataFileError, Structure, read_lammps_data
+from ogn.io.lammps_data import DataFileError, Structure, read_lammps_data, text_lines
 
 
 def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
@@ -23,15 +23,15 @@ def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int 
         raise FileNotFoundError(f"{path}: no such file")
     with open(path, "rb") as f:
         magic = f.read(8)
+    if not magic:
+        raise DataFileError(f"{path}: empty file (0 bytes)")
     if magic == b"\x89HDF\r\n\x1a\n":
         from ogn.io.h5md import read_trajectory
 
-        t = read_trajectory(path, frames=slice(frame, None if frame == -1 else frame + 1))
-        if len(t.positions) == 0:
-            raise ValueError(f"{path}: frame {frame} does not exist")
-        s = Structure(t.positions[0], t.species.astype(np.int32), t.box, t.velocities[0])
+        t = read_trajectory(path, frames=frame)
+        s = Structure(t.positions, t.species.astype(np.int32), t.box, t.velocities)
     elif path.suffix in (".xyz", ".extxyz"):
-        s = read_extxyz(path, species_names)
+        s = read_extxyz(path, species_names, frame=frame)
     else:
         s = read_lammps_data(path, n_species=len(species_names))
     if s.species.max() >= len(species_names):
@@ -45,7 +45,7 @@ _KEYVAL = re.compile(r'(\w+)=("[^"]*"|\S+)')
 def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
     """One frame of an extended XYZ file with a cubic Lattice, `species` and `pos`, and `vel` if present."""
     path = Path(path)
-    lines = path.read_text().splitlines()
+    lines = text_lines(path)
     frames, k = [], 0
     while k < len(lines):
         if not lines[k].strip():
@@ -55,10 +55,17 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
             n = int(lines[k].split()[0])
         except (ValueError, IndexError):
             raise DataFileError(f"{path}:{k + 1}: expected an atom count, got {lines[k]!r}") from None
+        if n < 1:
+            raise DataFileError(f"{path}:{k + 1}: frame {len(frames)} has atom count {n}")
+        if k + n + 2 > len(lines):
+            raise DataFileError(f"{path}:{k + 1}: frame {len(frames)} is truncated: its atom count is {n}, "
+                                f"but the file ends after {max(len(lines) - k - 2, 0)} rows")
         frames.append(k)
         k += n + 2
     if not frames:
         raise DataFileError(f"{path}: empty extxyz file")
+    if not -len(frames) <= frame < len(frames):
+        raise DataFileError(f"{path}: frame {frame} does not exist; the file has {len(frames)} frames")
     start = frames[frame]
     n = int(lines[start].split()[0])
     header = {m.group(1): m.group(2).strip("\"") for m in _KEYVAL.finditer(lines[start + 1])}
@@ -83,9 +90,13 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
     def block(name):
         c, w = columns[name]
         try:
-            return np.array([[float(x) for x in r[c : c + w]] for r in rows])
+            values = np.array([[float(x) for x in r[c : c + w]] for r in rows])
         except ValueError:
             raise DataFileError(f"{path}: non-numeric value in column {name!r}") from None
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+        if len(bad):
+            raise DataFileError(f"{path}:{start + 3 + bad[0]}: non-finite value in column {name!r}")
+        return values
 
     names = [r[columns["species"][0]] for r in rows]
     unknown = sorted(set(names) - set(species_names))

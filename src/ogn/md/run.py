@@ -14,7 +14,7 @@ from ogn import __version__
 from ogn.io.h5md import TrajectoryWriter
 from ogn.io.lammps_data import Structure
 from ogn.io.structures import read_structure
-from ogn.systems import System
+from ogn.systems import System, check_same_system
 
 GLASS_TEMPERATURE = 0.5  # LJ units: the paper's melt-quenched KA glass
 
@@ -82,11 +82,26 @@ def energy_figures(times, total_energy, kinetic_energy, n_atoms: int) -> tuple[f
 
 def load_init(system: System, path: str, frame: int = -1) -> tuple[System, Structure]:
     """The structure to start from, and the system re-shaped to its atom count and box."""
+    check_file_system(path, system)
     s = read_structure(path, system.species_names, frame=frame)
     if s.velocities is None:
         raise ValueError(f"{path}: --init needs velocities (a Velocities section, a vel column, or an H5MD file)")
     counts = tuple(int(np.sum(s.species == k)) for k in range(system.n_species))
     return dataclasses.replace(system, counts=counts, box=s.box), s
+
+
+def check_file_system(path: str | Path, system: System) -> None:
+    """Refuse an H5MD file that says it holds another system or unit system than `system`."""
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89HDF\r\n\x1a\n":
+            return
+    from ogn.io.h5md import read_trajectory
+
+    t = read_trajectory(path, frames=slice(0, 1))
+    if t.units and t.units != system.units.name:
+        raise ValueError(f"{path} is in {t.units} units, but {system.name} is in {system.units.name} units")
+    if "system" in t.metadata:
+        check_same_system(system.describe(), t.metadata["system"], system.name, str(path))
 
 
 def run_md(

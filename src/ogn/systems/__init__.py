@@ -237,3 +237,15 @@ def system_from_description(d: dict) -> System:
     system = get_system(d["name"], temperature=d["temperature"], dt=d["dt"],
                         skin=d["neighbor_cutoff"] - d["potential_cutoff"])
     return dataclasses.replace(system, counts=tuple(d["counts"]), box=d["box"])
+
+
+def check_same_system(model_system: dict, other: dict, model_source: str, other_source: str) -> None:
+    """Refuse data of another system than a model was trained on: species names, masses and units (from
+    `describe()` dictionaries) must agree; the atom count, box and temperature may differ."""
+    for key in ("units", "species"):
+        if model_system.get(key) != other.get(key):
+            raise ValueError(f"{other_source} has {key} {other.get(key)!r}; {model_source} has {key}"
+                             f" {model_system.get(key)!r}")
+    if not np.allclose(model_system["masses"], other["masses"], rtol=1e-4):
+        raise ValueError(f"{other_source} has masses {other['masses']}; {model_source} has masses"
+                         f" {model_system['masses']}")
