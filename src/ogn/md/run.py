@@ -14,6 +14,7 @@ from ogn import __version__
 from ogn.io.h5md import TrajectoryWriter
 from ogn.io.lammps_data import Structure
 from ogn.io.structures import read_structure
+from ogn.progress import NoProgress
 from ogn.systems import System, check_same_system
 
 GLASS_TEMPERATURE = 0.5  # LJ units: the paper's melt-quenched KA glass
@@ -125,19 +126,6 @@ def metadata(system: System, config: MDConfig) -> dict:
         "config": dataclasses.asdict(config),
         "ogn_version": __version__,
     }
-
-
-class NoProgress:
-    """A progress factory that shows nothing: NoProgress(description, total) yields advance(n, **fields)."""
-
-    def __init__(self, *a, **k):
-        pass
-
-    def __enter__(self):
-        return lambda *a, **k: None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _run_md_jax(system, config, out, log, progress_factory) -> RunSummary:

