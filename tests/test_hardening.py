@@ -153,3 +153,14 @@ def test_bench_writes_to_the_working_directory_by_default():
 
     for what in ("md", "train", "rollout"):
         assert build_parser().parse_args(["bench", what]).out == "bench.md"
+
+
+def test_rollout_refuses_a_data_file_of_another_system(small_run, lj_dataset, tmp_path, capsys):
+    from ogn.io.lammps_data import Structure, write_lammps_data
+
+    t = read_trajectory(lj_dataset / "test" / "traj-000.h5", frames=slice(0, 1))
+    init = tmp_path / "silica-masses.data"
+    write_lammps_data(init, Structure(t.positions[0], t.species, t.box, t.velocities[0]), (28.0855, 15.9994))
+    err = _error(["rollout", str(small_run), "--init", str(init), "--steps", "5", "--out", str(tmp_path / "r.h5")],
+                 capsys)
+    assert "silica-masses.data: its Masses [28.0855, 15.9994] are not lj's [1.0, 1.0]" in err

@@ -43,6 +43,7 @@ class Structure:
     box: float  # cubic box side
     velocities: np.ndarray | None = None  # (N, 3) float64 | velocities, length/time
     charges: np.ndarray | None = None  # (N,) float64 | charges where the file had them
+    type_masses: np.ndarray | None = None  # (T,) float64 | mass of atom type t + 1, where the file had Masses
 
     @property
     def n_atoms(self) -> int:
@@ -207,12 +208,32 @@ def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structur
             raise DataFileError(f"{path}: Velocities atom ids do not match the Atoms section")
         velocities = np.array([vel[i] for i in ids[order]])
 
+    type_masses = None
+    if "Masses" in sections:
+        given = {}
+        for k in range(sections["Masses"][0] + 1, len(lines)):
+            text = lines[k].split("#", 1)[0].strip()
+            if text in _SECTIONS:
+                break
+            if not text:
+                continue
+            try:
+                t, m = text.split()[:2]
+                given[int(t)] = float(m)
+            except ValueError:
+                fail(k, f"malformed Masses line {lines[k]!r}")
+            if not (np.isfinite(given[int(t)]) and given[int(t)] > 0):
+                fail(k, f"mass must be positive and finite: {lines[k]!r}")
+        n_mass = max(given, default=0)
+        type_masses = np.array([given.get(t, np.nan) for t in range(1, n_mass + 1)])
+
     return Structure(
         positions=positions,
         species=(types[order] - 1).astype(np.int32),
         box=box,
         velocities=velocities,
         charges=None if charges is None else charges[order],
+        type_masses=type_masses,
     )
 
 

@@ -85,6 +85,12 @@ def load_init(system: System, path: str, frame: int = -1) -> tuple[System, Struc
     """The structure to start from, and the system re-shaped to its atom count and box."""
     check_file_system(path, system)
     s = read_structure(path, system.species_names, frame=frame)
+    if s.type_masses is not None:
+        listed = s.type_masses[: system.n_species]
+        known = np.isfinite(listed)
+        if not np.allclose(listed[known], np.asarray(system.masses)[: len(listed)][known], rtol=1e-3):
+            raise ValueError(f"{path}: its Masses {listed.tolist()} are not {system.name}'s {list(system.masses)}"
+                             " (types in the order of the system's species): a structure of another system?")
     if s.velocities is None:
         raise ValueError(f"{path}: --init needs velocities (a Velocities section, a vel column, or an H5MD file)")
     counts = tuple(int(np.sum(s.species == k)) for k in range(system.n_species))
