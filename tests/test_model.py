@@ -254,3 +254,49 @@ def test_initialisation_scales_weights_by_fan_in():
     assert abs(blocks.std() - 1 / np.sqrt(384)) < 0.1 / np.sqrt(384)  # the split layer's whole fan-in
     assert not np.any(np.asarray(model.network.layers[0].node_mlp.hidden.bias[...]))
     jax.tree.leaves(nnx.state(model))  # the model is a plain pytree of arrays
+
+
+def _equivariant_model(seed=0):
+    from ogn.model.network import EquivariantOGN
+
+    model = EquivariantOGN(2, ModelConfig(layers=2, latent=16, hidden=16, network="equivariant"), nnx.Rngs(seed))
+    rng = np.random.default_rng(1)
+    n = 50
+    model.node_normalizer.update(jnp.asarray(np.c_[np.eye(2)[rng.integers(0, 2, n)], rng.uniform(0, 3, n)]))
+    model.edge_normalizer.update(jnp.asarray(rng.normal(1.0, 0.5, (n, 3))))
+    model.target_normalizer.update(jnp.asarray(rng.normal(0, 0.01, (n, 6))))
+    return model
+
+
+def _cluster(seed=0, n=30, box=20.0):
+    """Atoms in a ball in the middle of a big box: no periodic image within the cutoff, so any rotation
+    about the centre maps the graph onto itself."""
+    rng = np.random.default_rng(seed)
+    directions = rng.normal(size=(n, 3))
+    positions = box / 2 + directions / np.linalg.norm(directions, axis=1, keepdims=True) * rng.uniform(0, 2.5, (n, 1))
+    return positions, rng.normal(size=(n, 3)), rng.integers(0, 2, n), box
+
+
+def test_equivariant_network_rotates_with_its_input():
+    model = _equivariant_model()
+    r, v, s, box = _cluster()
+    out = predict(model, r, v, s, box)
+    for seed in range(3):
+        q, upper = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+        rotation = q * np.sign(np.diag(upper))  # a random orthogonal matrix
+        rotation *= np.sign(np.linalg.det(rotation)) * (-1 if seed == 2 else 1)  # two rotations, one reflection
+        r_rot = (r - box / 2) @ rotation.T + box / 2
+        out_rot = predict(model, r_rot, v @ rotation.T, s, box)
+        np.testing.assert_allclose(out_rot[:, :3], out[:, :3] @ rotation.T, atol=1e-5 * np.abs(out).max())
+        np.testing.assert_allclose(out_rot[:, 3:], out[:, 3:] @ rotation.T, atol=1e-5 * np.abs(out).max())
+    assert np.abs(out).max() > 1e-4  # not trivially zero
+
+
+def test_equivariant_network_is_permutation_and_translation_safe():
+    model = _equivariant_model()
+    r, v, s, box = _cluster(1)
+    out = predict(model, r, v, s, box)
+    perm = np.random.default_rng(0).permutation(len(s))
+    np.testing.assert_allclose(predict(model, r[perm], v[perm], s[perm], box), out[perm], rtol=1e-5, atol=1e-7)
+    shifted = np.mod(r + np.array([7.3, -2.1, 11.0]), box)  # across the periodic boundary
+    np.testing.assert_allclose(predict(model, shifted, v, s, box), out, rtol=1e-4, atol=1e-6)

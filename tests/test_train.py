@@ -243,9 +243,13 @@ def test_noisy_inputs_keep_targets_on_the_true_state(lj_dataset):
 def test_training_with_residual_targets_and_noise_runs(lj_dataset, tmp_path):
     from ogn.model.network import ModelConfig
 
-    config = small_config(lj_dataset, noise=0.05)
-    config = dataclasses.replace(config, model=ModelConfig(layers=1, latent=16, hidden=16, targets="residual"))
-    info = train_and_evaluate(config, tmp_path / "run", log=lambda s: None)
-    model, _, model_config = load_run(tmp_path / "run")
-    assert model_config.targets == "residual" and model.ballistic_time == pytest.approx(5 * 0.005)
-    assert np.isfinite(info["test_loss"])
+    from ogn.model.network import EquivariantOGN
+
+    config = small_config(lj_dataset, noise=0.05, augment=False)
+    for network in ("ogn", "equivariant"):
+        model = ModelConfig(layers=1, latent=16, hidden=16, targets="residual", network=network)
+        info = train_and_evaluate(dataclasses.replace(config, model=model), tmp_path / network, log=lambda s: None)
+        model, _, model_config = load_run(tmp_path / network)
+        assert model_config.targets == "residual" and model.ballistic_time == pytest.approx(5 * 0.005)
+        assert isinstance(model, EquivariantOGN) == (network == "equivariant")
+        assert np.isfinite(info["test_loss"])

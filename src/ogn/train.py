@@ -32,7 +32,7 @@ from ogn.data.symmetry import apply_symmetry, cube_symmetries
 from ogn.io.files import atomic_write_text
 from ogn.model.checkpoint import RUN_FORMAT, read_checkpoint, read_run_config, save_checkpoint, unflatten
 from ogn.model.graph import Graph, count_edges, dense_graph, with_margin
-from ogn.model.network import OGN, ModelConfig
+from ogn.model.network import OGN, ModelConfig, make_model
 from ogn.model.normalizer import Statistic
 from ogn.progress import NoProgress
 
@@ -227,7 +227,7 @@ class Trainer:
                  capacity: int, step_time: float):
         self.config, self.train, self.test = config, train, test
         self.cutoff, self.capacity = cutoff, capacity
-        model = OGN(n_species, config.model, nnx.Rngs(config.train.seed), step_time=step_time)
+        model = make_model(n_species, config.model, nnx.Rngs(config.train.seed), step_time)
         spread = config.train.noise * train.velocity_spread
         self.noise = (spread * step_time, spread)
         self.graphdef, self.params, self.stats = nnx.split(model, nnx.Param, Statistic)

@@ -25,7 +25,7 @@ from flax import nnx
 
 from ogn.config import build_dataclass
 from ogn.io.files import atomic_write_bytes
-from ogn.model.network import OGN, ModelConfig
+from ogn.model.network import OGN, ModelConfig, make_model
 from ogn.model.normalizer import Statistic
 
 CHECKPOINT_FORMAT = "ogn-checkpoint-2"
@@ -150,4 +150,4 @@ def load_run(run_dir: str | Path) -> tuple[OGN, dict, ModelConfig]:
 
 def new_model(info: dict, config: ModelConfig, seed: int = 0) -> OGN:
     """An untrained model for the system and k that `info` (run.json) describes."""
-    return OGN(len(info["system"]["species"]), config, nnx.Rngs(seed), step_time=int(info["k"]) * float(info["dt"]))
+    return make_model(len(info["system"]["species"]), config, nnx.Rngs(seed), int(info["k"]) * float(info["dt"]))

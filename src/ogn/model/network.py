@@ -20,6 +20,7 @@ from ogn.model.normalizer import Normalizer
 EDGE_ORDERS = ("per-node", "per-edge")
 EDGE_FEATURES = {"displacement": 3, "displacement+distance": 4}
 TARGETS = ("total", "residual")
+NETWORKS = ("ogn", "equivariant")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class ModelConfig:
     # ballistic motion, standardised on its own, so the network spends its capacity on the forces instead
     # of re-deriving v k dt (which dominates dr at large k).
     targets: str = "total"
+    # "ogn" is the paper's network; "equivariant" the rotation-equivariant variant (EquivariantOGN)
+    network: str = "ogn"
 
     def __post_init__(self):
         if self.layers < 1 or self.latent < 1 or self.hidden < 1:
@@ -63,6 +66,8 @@ class ModelConfig:
             raise ValueError(f"aggregation must be 'sum' or 'mean-degree', got {self.aggregation!r}")
         if self.graph_cutoff is not None and not self.graph_cutoff > 0:
             raise ValueError(f"graph_cutoff must be > 0 (or null for the system's r_c), got {self.graph_cutoff}")
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {NETWORKS}, got {self.network!r}")
         if self.targets not in TARGETS:
             raise ValueError(f"targets must be one of {TARGETS}, got {self.targets!r}")
         if self.edge_features not in EDGE_FEATURES:
@@ -158,24 +163,33 @@ class MPNNLayer(nnx.Module):
 
 
 class OGNNetwork(nnx.Module):
-    """Standardised node features (N, S + 3) and edge features (E, 3 or 4) -> standardised [dr, dv] (N, 6)."""
+    """Standardised node features (N, node_in) and edge features (E, edge_in) -> (N, node_out): for the
+    paper's network node_in = S + 3, edge_in = 3 or 4, node_out = 6 (standardised [dr, dv]). With
+    `edge_out`, an edge decoder gives (E, edge_out) scalars per edge as well (the equivariant variant)."""
 
-    def __init__(self, n_species: int, config: ModelConfig, rngs: nnx.Rngs):
+    def __init__(self, node_in: int, edge_in: int, config: ModelConfig, rngs: nnx.Rngs, node_out: int = 6,
+                 edge_out: int = 0):
         c = config
         b = c.bias_init
-        self.node_encoder = MLP(n_species + 3, c.hidden, c.latent, rngs, b)
-        self.edge_encoder = MLP(EDGE_FEATURES[c.edge_features], c.hidden, c.latent, rngs, b)
+        self.node_encoder = MLP(node_in, c.hidden, c.latent, rngs, b)
+        self.edge_encoder = MLP(edge_in, c.hidden, c.latent, rngs, b)
         self.layers = nnx.List([MPNNLayer(c.latent, c.hidden, rngs, c.edge_first_layer, b) for _ in range(c.layers)])
-        self.decoder = MLP(c.latent, c.hidden, 6, rngs, b, decoder=True)
+        self.decoder = MLP(c.latent, c.hidden, node_out, rngs, b, decoder=True)
+        self.edge_decoder = MLP(c.latent, c.hidden, edge_out, rngs, b, decoder=True) if edge_out else None
 
-    def __call__(self, node_features: jax.Array, edge_features: jax.Array, graph: Graph,
-                 message_scale=1.0) -> jax.Array:
+    def latents(self, node_features: jax.Array, edge_features: jax.Array, graph: Graph,
+                message_scale=1.0) -> tuple[jax.Array, jax.Array]:
+        """(N, L) node and (E, L) edge latents after the last MPNN layer."""
         nodes0 = self.node_encoder(node_features)
         edges0 = self.edge_encoder(edge_features)
         nodes, edges = nodes0, None
         for layer in self.layers:
             nodes, edges = layer(nodes, edges, nodes0, edges0, graph, message_scale)
-        return self.decoder(nodes)
+        return nodes, edges
+
+    def __call__(self, node_features: jax.Array, edge_features: jax.Array, graph: Graph,
+                 message_scale=1.0) -> jax.Array:
+        return self.decoder(self.latents(node_features, edge_features, graph, message_scale)[0])
 
 
 def with_network_dtype(model: OGN, dtype) -> OGN:
@@ -198,10 +212,16 @@ class OGN(nnx.Module):
         self.ballistic_time = step_time if config.targets == "residual" else 0.0
         self.with_distance = config.edge_features == "displacement+distance"
         self.scale_messages = config.aggregation == "mean-degree"
-        self.network = OGNNetwork(n_species, config, rngs)
-        self.node_normalizer = Normalizer(n_species + 3)
-        self.edge_normalizer = Normalizer(EDGE_FEATURES[config.edge_features])
+        node_in, edge_in, outputs = self.shapes(n_species, config)
+        self.network = OGNNetwork(node_in, edge_in, config, rngs, **outputs)
+        self.node_normalizer = Normalizer(node_in)
+        self.edge_normalizer = Normalizer(edge_in)
         self.target_normalizer = Normalizer(6)
+
+    @staticmethod
+    def shapes(n_species: int, config: ModelConfig) -> tuple[int, int, dict]:
+        """Node and edge feature sizes, and the decoders' outputs."""
+        return n_species + 3, EDGE_FEATURES[config.edge_features], {"node_out": 6}
 
     def node_features(self, velocities: jax.Array, species: jax.Array) -> jax.Array:
         return jnp.concatenate([jax.nn.one_hot(species, self.n_species, dtype=velocities.dtype), velocities], -1)
@@ -237,15 +257,21 @@ class OGN(nnx.Module):
         out = self.network(nodes.astype(dtype), edges.astype(dtype), graph, jnp.asarray(scale, dtype))
         return out.astype(nodes.dtype)
 
+    def standardise(self, target: jax.Array) -> jax.Array:
+        return self.target_normalizer(target)
+
+    def unstandardise(self, output: jax.Array) -> jax.Array:
+        return self.target_normalizer.inverse(output)
+
     def loss(self, velocities, species, graph: Graph, changes: jax.Array) -> jax.Array:
         """Mean squared error per atom and component of the standardised target (paper 4.4 iii: [dr, dv])."""
-        target = self.target_normalizer(self.network_target(velocities, changes))
+        target = self.standardise(self.network_target(velocities, changes))
         error = self.standardised_output(velocities, species, graph) - target
         return jnp.mean(error**2)
 
     def raw_prediction(self, velocities, species, graph: Graph) -> tuple[jax.Array, jax.Array]:
         """(dr, dv), each (N, 3), in the units of the training data, as the network gives them."""
-        change = self.target_normalizer.inverse(self.standardised_output(velocities, species, graph))
+        change = self.unstandardise(self.standardised_output(velocities, species, graph))
         return change[:, :3] + velocities * self.ballistic_time, change[:, 3:]
 
     def __call__(self, velocities, species, graph: Graph, masses: jax.Array, step_time: float,
@@ -254,6 +280,89 @@ class OGN(nnx.Module):
         `conserve_momentum` for `centre_velocity`."""
         dr, dv = self.raw_prediction(velocities, species, graph)
         return conserve_momentum(dr, dv, velocities, masses, step_time, centre_velocity)
+
+
+class EquivariantOGN(OGN):
+    """The rotation-equivariant variant (`model.network: equivariant`), in the same encoder / MPNN /
+    decoder frame: the network sees only invariants, the species and speed of each atom, and per edge
+    |r_ij|, r^_ij . v_i and r^_ij . v_j (r_ij = r_j - r_i), and the decoders give scalars that weigh
+    vectors (EGNN / PaiNN-like):
+
+        dr_i, dv_i = b_i v_i + 1/D sum_j [w_ij r^_ij + c_ij (v_j - v_i)]   (each with its own b, w, c)
+
+    so rotating or reflecting the input rotates the output exactly, and no cube augmentation is needed.
+    The targets are standardised isotropically (one scale each for dr and dv, no mean), which keeps that
+    symmetry."""
+
+    @staticmethod
+    def shapes(n_species: int, config: ModelConfig) -> tuple[int, int, dict]:
+        return n_species + 1, 3, {"node_out": 2, "edge_out": 4}
+
+    def node_features(self, velocities: jax.Array, species: jax.Array) -> jax.Array:
+        speed = jnp.sqrt(jnp.sum(velocities**2, -1, keepdims=True))
+        return jnp.concatenate([jax.nn.one_hot(species, self.n_species, dtype=velocities.dtype), speed], -1)
+
+    def edge_features(self, graph: Graph, velocities: jax.Array | None = None) -> jax.Array:
+        unit, distance = _unit_vectors(graph.edge_vectors)
+        v_i, v_j = _gather(velocities, graph.senders), _gather(velocities, graph.receivers)
+        return jnp.concatenate([distance, jnp.sum(unit * v_i, -1, keepdims=True),
+                                jnp.sum(unit * v_j, -1, keepdims=True)], -1) * (distance > 0)
+
+    def update_statistics(self, velocities, species, graph: Graph, changes: jax.Array) -> None:
+        n = velocities.shape[0]
+        self.node_normalizer.update(self.node_features(velocities, species))
+        self.edge_normalizer.update(self.edge_features(graph, velocities), graph.senders < n)
+        self.target_normalizer.update(self.network_target(velocities, changes))
+
+    def _target_scale(self) -> jax.Array:
+        """(6,) the root mean square of the dr components and of the dv components, each repeated 3 times."""
+        n = self.target_normalizer
+        second_moment = n.m2[...] / jnp.maximum(n.count[...], 1.0) + n.mean[...] ** 2
+        rms = jnp.sqrt(jnp.maximum(second_moment.reshape(2, 3).mean(-1), 1e-30))
+        return jnp.repeat(rms, 3)
+
+    def standardise(self, target: jax.Array) -> jax.Array:
+        return target / self._target_scale()
+
+    def unstandardise(self, output: jax.Array) -> jax.Array:
+        return output * self._target_scale()
+
+    def standardised_output(self, velocities, species, graph: Graph) -> jax.Array:
+        n = velocities.shape[0]
+        nodes = self.node_normalizer(self.node_features(velocities, species))
+        edges = self.edge_normalizer(self.edge_features(graph, velocities))
+        scale = self.node_normalizer.count[...] / jnp.maximum(self.edge_normalizer.count[...], 1.0)
+        dtype = self.network.decoder.out.kernel[...].dtype
+        inner = scale if self.scale_messages else 1.0
+        latent_nodes, latent_edges = self.network.latents(nodes.astype(dtype), edges.astype(dtype), graph,
+                                                          jnp.asarray(inner, dtype))
+        b = self.network.decoder(latent_nodes).astype(velocities.dtype)  # (N, 2)
+        w = self.network.edge_decoder(latent_edges).astype(velocities.dtype)  # (E, 4)
+        # velocities in units of their rms component (from the speed's statistics), so every term is O(1)
+        stats = self.node_normalizer
+        mean_square_speed = stats.m2[..., -1] / jnp.maximum(stats.count[...], 1.0) + stats.mean[..., -1] ** 2
+        u = velocities / jnp.sqrt(jnp.maximum(mean_square_speed / 3, 1e-30))
+        unit, _ = _unit_vectors(graph.edge_vectors)
+        real = (graph.senders < n)[:, None]
+        relative = jnp.where(real, _gather(u, graph.receivers) - _gather(u, graph.senders), 0.0)
+        per_edge = jnp.concatenate([w[:, 0:1] * unit + w[:, 1:2] * relative, w[:, 2:3] * unit + w[:, 3:4] * relative], -1)
+        sums = jax.ops.segment_sum(per_edge, graph.senders, num_segments=n) * scale
+        return jnp.concatenate([b[:, 0:1] * u, b[:, 1:2] * u], -1) + sums
+
+
+def _unit_vectors(vectors: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(E, 3) unit vectors and (E, 1) lengths; zero for the zero vectors of padding (double where: finite
+    gradients there)."""
+    squared = jnp.sum(vectors**2, -1, keepdims=True)
+    real = squared > 0
+    distance = jnp.sqrt(jnp.where(real, squared, 1.0))
+    return jnp.where(real, vectors / distance, 0.0), distance * real
+
+
+def make_model(n_species: int, config: ModelConfig, rngs: nnx.Rngs, step_time: float = 0.0) -> OGN:
+    """The model `config.network` names: the paper's OGN or the equivariant variant."""
+    cls = EquivariantOGN if config.network == "equivariant" else OGN
+    return cls(n_species, config, rngs, step_time)
 
 
 def conserve_momentum(dr: jax.Array, dv: jax.Array, velocities: jax.Array, masses: jax.Array, step_time: float,
