@@ -241,9 +241,7 @@ def test_noisy_inputs_keep_targets_on_the_true_state(lj_dataset):
 
 
 def test_training_with_residual_targets_and_noise_runs(lj_dataset, tmp_path):
-    from ogn.model.network import ModelConfig
-
-    from ogn.model.network import EquivariantOGN
+    from ogn.model.network import EquivariantOGN, ModelConfig
 
     config = small_config(lj_dataset, noise=0.05, augment=False)
     for network in ("ogn", "equivariant"):
