@@ -107,7 +107,11 @@ def test_metrics():
     b[:, 0, 0] = 9.9  # 0.1 away through the boundary
     np.testing.assert_allclose(metrics.rmse(b, a, box), np.sqrt(0.01 / 12))
     positions = np.stack([np.zeros((3, 3)), np.ones((3, 3))])
-    np.testing.assert_allclose(metrics.msd(positions), [0.0, 3.0])
+    np.testing.assert_allclose(metrics.msd(positions), [0.0, 0.0])  # the whole box drifting is not diffusion
+    positions[1] = 0.0
+    positions[1, 0, 0] = 3.0  # centre of mass moves by 1: displacements 2, -1, -1 about it
+    np.testing.assert_allclose(metrics.msd(positions), [0.0, 2.0])
+    np.testing.assert_allclose(metrics.msd(positions, np.array([2.0, 1.0, 1.0])), [0.0, (2.25**2 + 2 * 0.75**2) / 3])
     assert metrics.velocity_scale(get_system("lj")) == pytest.approx(np.sqrt(3.0))
     assert metrics.velocity_scale(get_system("lj"), 0.5) == pytest.approx(np.sqrt(0.5))  # a glass
     t = np.linspace(0, 4, 401)
@@ -122,7 +126,7 @@ def test_evaluate_writes_report_with_baselines(small_run, lj_dataset, tmp_path):
     from ogn.evaluate.report import evaluate_run
 
     s = evaluate_run(small_run, lj_dataset, tmp_path, n_starts=2, horizon=10, long_steps=20, log=lambda m: None)
-    assert set(s["final_rmse"]) == {"ogn", "constant velocity", "MD at 5 dt"}
+    assert set(s["final_rmse"]) == {"ogn", "standing still", "constant velocity", "MD at 5 dt"}
     # velocity Verlet at 5 dt = 0.025 blows up in the LJ liquid at T = 3 (measured: T ~ 1e33 by 20 steps),
     # which is the paper's point; constant velocity is finite and no better than MD's own scale
     assert s["final_rmse"]["MD at 5 dt"]["position"] is None
@@ -132,6 +136,8 @@ def test_evaluate_writes_report_with_baselines(small_run, lj_dataset, tmp_path):
     assert saved["final_rmse"] == s["final_rmse"]
     report = (tmp_path / "report.md").read_text()
     assert "| MD at 5 dt | blew up |" in report
+    assert f"**Verdict.** {s['verdict']['sentence']}" in report and not s["verdict"]["met"]  # 40 steps of training
+    assert set(s["verdict"]["checks"]) == {"position", "velocity", "energy"}
     for name in s["figures"]:
         assert (tmp_path / name).stat().st_size > 0 and f"]({name})" in report
 
@@ -148,6 +154,8 @@ def test_rollout_command_writes_a_trajectory(small_run, lj_dataset, tmp_path):
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out),
                  "--energies"]) == 0
     assert np.isfinite(read_trajectory(out).potential_energy).all()
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out), "--every", "2"]) == 0
+    assert list(read_trajectory(out).steps) == [10, 20]
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "7", "--out", str(out)]) == 2
     assert read_trajectory(out).status == "complete"  # the earlier file is untouched
 

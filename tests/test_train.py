@@ -251,3 +251,28 @@ def test_training_with_residual_targets_and_noise_runs(lj_dataset, tmp_path):
         assert model_config.targets == "residual" and model.ballistic_time == pytest.approx(5 * 0.005)
         assert isinstance(model, EquivariantOGN) == (network == "equivariant")
         assert np.isfinite(info["test_loss"])
+
+
+def test_push_forward_batch_ends_on_the_true_state(lj_dataset):
+    """unroll = 2: one prediction (here a fixed change) from each start, then the target from the state
+    reached to the true state two predictions (2k MD steps) after the start."""
+    from ogn.data.symmetry import cube_symmetries
+    from ogn.train import PairData, batch_graph
+
+    frames = load_frames(lj_dataset, "train")
+    data = PairData.from_frames(frames, 5)
+    picks = jnp.asarray([[0, 3, 0], [1, 40, 0]])
+    sym = jnp.asarray(cube_symmetries(), jnp.float32)
+    shift = lambda v, s, g: (jnp.full_like(v, 0.01), jnp.full_like(v, 0.1))
+    velocities, _, _, targets, _ = batch_graph(data, picks, sym, 2.0, 40_000, unroll=2, predict=shift)
+    true = frames.targets(np.asarray([[0, 3], [1, 40]]), 10).reshape(-1, 6)  # float64, over 2k = 10 MD steps
+    np.testing.assert_allclose(targets, true - np.r_[[0.01] * 3, [0.1] * 3], atol=2e-5)
+    np.testing.assert_allclose(velocities, np.concatenate([frames.velocities[0, 3], frames.velocities[1, 40]]) + 0.1,
+                               atol=1e-5)
+
+
+def test_push_forward_training_runs(lj_dataset, tmp_path):
+    info = train_and_evaluate(small_config(lj_dataset, unroll=3), tmp_path / "run", log=lambda s: None)
+    assert np.isfinite(info["test_loss"])
+    with pytest.raises(ValueError, match="longer than the trajectories"):
+        train_and_evaluate(small_config(lj_dataset, unroll=40), tmp_path / "run2", log=lambda s: None)

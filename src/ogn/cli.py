@@ -155,7 +155,8 @@ def cmd_rollout(args) -> int:
     console = _console()
     replaces = Path(args.out).exists()
     summary, _ = rollout_to_file(args.run, args.init, args.out, args.steps, frame=args.frame,
-                                 energies=args.energies, network_dtype=args.network_dtype, log=console.log)
+                                 energies=args.energies, every=args.every, network_dtype=args.network_dtype,
+                                 log=console.log)
     console.print(f"[bold]wrote[/bold] {args.out}{' (replacing the earlier file)' if replaces else ''}")
     for line in summary.lines():
         console.print("  " + line)
@@ -333,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output trajectory FILE.h5, one frame per prediction")
     p.add_argument("--network-dtype", choices=NETWORK_DTYPES, default="float32",
                    help="dtype of the network's arithmetic; bfloat16 is for GPUs (slower on most CPUs)")
+    p.add_argument("--every", type=int, default=1, help="write every E-th prediction (default 1: all)")
     p.add_argument("--energies", action="store_true",
                    help="evaluate the true potential energy of every written frame (default: off; the summary"
                         " still gives the total-energy change from the first and last states)")

@@ -285,14 +285,16 @@ def physics_summary(info: dict, species, start: tuple, end: tuple, units, system
 
 
 def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_steps: int, frame: int = -1,
-                    energies: bool = False, network_dtype: str = "float32",
+                    energies: bool = False, every: int = 1, network_dtype: str = "float32",
                     log: Callable[[str], None] = print) -> tuple[PhysicsSummary, list[str]]:
     """`ogn rollout`: load a trained run and a start, check both, roll out, write H5MD to `out`.
 
-    Returns the physics summary and the warnings issued before the run. Potential energies are evaluated
-    (true potential) on every written frame only with `energies`; the summary needs only the first and
-    last states. `out` is checked for writability before any work is done.
+    Returns the physics summary and the warnings issued before the run. Every `every`-th prediction is
+    written. Potential energies are evaluated (true potential) on the written frames only with `energies`;
+    the summary needs only the first and last states. `out` is checked for writability before any work.
     """
+    if every < 1:
+        raise ValueError(f"--every counts predictions and must be >= 1, got {every}")
     from ogn.io.files import check_writable
     from ogn.io.h5md import TrajectoryWriter
     from ogn.md.run import load_init
@@ -312,16 +314,18 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
                      log=log, network_dtype=network_dtype)
     summary = physics_summary(info, start.species, (start.positions, start.velocities),
                               (result.positions[-1], result.velocities[-1]), units, system)
+    written = slice(every - 1, None, every)
+    positions, velocities, steps = result.positions[written], result.velocities[written], result.steps[written]
     if energies:
         from ogn.md.simulate import frame_energies
 
-        potential, kinetic, _ = frame_energies(system, start.species, result.positions, result.velocities)
+        potential, kinetic, _ = frame_energies(system, start.species, positions, velocities)
     else:
         masses = system.atom_masses(start.species)
-        kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", masses, result.velocities.astype(np.float64) ** 2)
+        kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", masses, velocities.astype(np.float64) ** 2)
         potential = np.full(len(kinetic), np.nan)
     meta = {"system": system.describe(), "model": str(run_dir), "k": info["k"], "init": str(init),
             "network_dtype": network_dtype, "potential_energy": "true potential" if energies else "not computed"}
     with TrajectoryWriter(out, start.species, system.box, system.dt, meta, system.units.name) as writer:
-        writer.append(result.steps, result.positions, result.velocities, potential, kinetic)
+        writer.append(steps, positions, velocities, potential, kinetic)
     return summary, warnings

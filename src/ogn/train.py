@@ -56,10 +56,15 @@ class TrainConfig:
     # this fraction of the data's velocity spread (per component) in v, and of that times k dt in r, and
     # the targets lead back to the true state k steps later, so the model learns to undo its own errors.
     noise: float = 0.0
+    # Push-forward training (Brandstetter et al. 2022), 1 = off (paper): the model is applied unroll - 1
+    # times without gradient from each start, and trained on the state it reaches, towards the true state
+    # `unroll` predictions after the start; the test loss stays the one-prediction loss.
+    unroll: int = 1
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("k", "steps", "batch_size", "test_every", "test_pairs", "checkpoint_every", "steps_per_call"):
+        for name in ("k", "steps", "batch_size", "test_every", "test_pairs", "checkpoint_every", "steps_per_call",
+                     "unroll"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.lr_final <= self.learning_rate:
@@ -130,6 +135,7 @@ class PairData:
     box: float
     starts: np.ndarray  # (P, 2) the (trajectory, frame) pairs of this split
     velocity_spread: float  # std of one velocity component over the split
+    k: int  # MD steps (= frames) per prediction
 
     @classmethod
     def from_frames(cls, frames: Frames, k: int, starts: np.ndarray | None = None) -> PairData:
@@ -143,6 +149,7 @@ class PairData:
             box=frames.box,
             starts=all_starts if starts is None else starts,
             velocity_spread=float(np.std(frames.velocities)),
+            k=k,
         )
 
     @property
@@ -150,35 +157,66 @@ class PairData:
         return self.positions.shape[2]
 
 
-def batch_graph(data: PairData, picks: jax.Array, symmetries: jax.Array, cutoff: float, capacity: int,
-                noise: tuple[float, float] = (0.0, 0.0), key: jax.Array | None = None):
-    """(B, 3) picks of (trajectory, frame, symmetry) -> velocities (B N, 3), species (B N,), one disjoint
-    graph of the B configurations, targets (B N, 6), and the largest edge count of any of them. `noise`:
-    standard deviations (position, velocity) of the Gaussian noise added to the inputs (with `key`); the
-    targets are corrected so that they still end on the true state."""
+def configurations(data: PairData, picks: jax.Array, symmetries: jax.Array, noise: tuple[float, float] = (0.0, 0.0),
+                   key: jax.Array | None = None, ahead: int = 1):
+    """(B, 3) picks of (trajectory, frame, symmetry) -> (B, N, 3) positions and velocities of the starts, and
+    (B, N, 6) the true [dr, dv] from each start to `ahead` predictions (ahead k MD steps) later, summed from
+    the float64-rounded one-prediction targets, all under the picked symmetry. `noise`: standard deviations
+    (position, velocity) of Gaussian noise added to the starts (with `key`); the targets still end on the
+    true state."""
     n = data.n_atoms
     keys = jax.random.split(jax.random.key(0) if key is None else key, picks.shape[0])
 
     def one(pick, key):
         t, f, s = pick[0], pick[1], pick[2]
-        positions, velocities, targets = apply_symmetry(
-            symmetries[s], data.box, data.positions[t, f], data.velocities[t, f], data.targets[t, f]
-        )
+        change = data.targets[t, f]
+        for j in range(1, ahead):
+            change = change + data.targets[t, f + j * data.k]
+        positions, velocities, targets = apply_symmetry(symmetries[s], data.box, data.positions[t, f],
+                                                        data.velocities[t, f], change)
         if noise[0] > 0 or noise[1] > 0:
             delta = jax.random.normal(key, (n, 6), targets.dtype) * jnp.repeat(jnp.asarray(noise, targets.dtype), 3)
             positions, velocities = jnp.mod(positions + delta[:, :3], data.box), velocities + delta[:, 3:]
             targets = targets - delta
-        return velocities, dense_graph(positions, data.box, cutoff, capacity), targets
+        return positions, velocities, targets
 
-    velocities, graphs, targets = jax.vmap(one)(picks, keys)
-    b = picks.shape[0]
+    return jax.vmap(one)(picks, keys)
+
+
+def merged_graph(positions: jax.Array, box: float, cutoff: float, capacity: int) -> tuple[Graph, jax.Array]:
+    """One disjoint graph of B configurations (B, N, 3), and the largest edge count of any of them."""
+    b, n = positions.shape[:2]
+    graphs = jax.vmap(lambda r: dense_graph(r, box, cutoff, capacity))(positions)
     offset = (jnp.arange(b) * n)[:, None]
     # padding (id n) of every configuration -> the padding id of the union (b n)
     shift = lambda ids: jnp.where(ids < n, ids + offset, b * n).ravel()
     graph = Graph(shift(graphs.senders), shift(graphs.receivers), graphs.edge_vectors.reshape(-1, 3),
                   graphs.n_edges.sum())
+    return graph, graphs.n_edges.max()
+
+
+def batch_graph(data: PairData, picks: jax.Array, symmetries: jax.Array, cutoff: float, capacity: int,
+                noise: tuple[float, float] = (0.0, 0.0), key: jax.Array | None = None, unroll: int = 1,
+                predict: Callable | None = None):
+    """(B, 3) picks -> velocities (B N, 3), species (B N,), one disjoint graph of the B configurations,
+    targets (B N, 6), and the largest edge count of any graph built.
+
+    With `unroll` m > 1 (push-forward training), `predict(velocities, species, graph) -> (dr, dv)` is
+    applied m - 1 times from each start, and the batch is the state reached, with the target that leads
+    from it to the true state m predictions after the start: the model learns from states with its own
+    errors in them. The caller stops the gradient through those m - 1 predictions."""
+    positions, velocities, targets = configurations(data, picks, symmetries, noise, key, ahead=unroll)
+    b, n = positions.shape[:2]
     species = jnp.tile(data.species, b)
-    return velocities.reshape(-1, 3), species, graph, targets.reshape(-1, 6), graphs.n_edges.max()
+    most = jnp.asarray(0)
+    for _ in range(unroll - 1):
+        graph, edges = merged_graph(positions, data.box, cutoff, capacity)
+        dr, dv = predict(velocities.reshape(-1, 3), species, graph)
+        change = jnp.concatenate([dr, dv], -1).reshape(b, n, 6)
+        positions = jnp.mod(positions + change[..., :3], data.box)
+        velocities, targets, most = velocities + change[..., 3:], targets - change, jnp.maximum(most, edges)
+    graph, edges = merged_graph(positions, data.box, cutoff, capacity)
+    return velocities.reshape(-1, 3), species, graph, targets.reshape(-1, 6), jnp.maximum(most, edges)
 
 
 class Schedule:
@@ -242,16 +280,17 @@ class Trainer:
         train, test, symmetries, cutoff, capacity = self.train, self.test, self.symmetries, self.cutoff, self.capacity
         train_starts = jnp.asarray(train.starts)
 
-        noise, noise_key = self.noise, jax.random.key(self.config.train.seed)
+        noise, noise_key, unroll = self.noise, jax.random.key(self.config.train.seed), self.config.train.unroll
 
         def train_step(carry, step_and_pick):  # pick: (B, 2) (pair index, symmetry)
             params, stats, opt_state = carry
             step, pick = step_and_pick
             tf = train_starts[pick[:, 0]]
             picks = jnp.concatenate([tf, pick[:, 1:]], -1)
+            model = nnx.merge(graphdef, jax.lax.stop_gradient(params), stats)
             velocities, species, graph, targets, most_edges = batch_graph(
-                train, picks, symmetries, cutoff, capacity, noise, jax.random.fold_in(noise_key, step))
-            model = nnx.merge(graphdef, params, stats)
+                train, picks, symmetries, cutoff, capacity, noise, jax.random.fold_in(noise_key, step), unroll,
+                model.raw_prediction)
             # statistics first: every input is standardised by everything seen so far, itself included
             model.update_statistics(velocities, species, graph, targets)
             stats = nnx.state(model, Statistic)
@@ -379,6 +418,10 @@ def train_and_evaluate(
     if c.k > dataset["spec"]["k_max"]:
         raise ValueError(f"train.k = {c.k} exceeds the dataset's k_max = {dataset['spec']['k_max']}")
     train = PairData.from_frames(train_frames, c.k)
+    if c.unroll > 1:  # starts with the true state `unroll` predictions ahead still in the trajectory
+        train.starts = train.starts[train.starts[:, 1] + c.unroll * c.k < train_frames.n_frames]
+        if not len(train.starts):
+            raise ValueError(f"train.unroll = {c.unroll} x k = {c.k} is longer than the trajectories")
     test = PairData.from_frames(test_frames, c.k, starts=test_frames.spread_starts(c.k, c.test_pairs))
     capacity, most = edge_capacity([train_frames, test_frames], cutoff, c.edge_capacity_margin)
     log(f"{len(train.starts)} training pairs, {len(test.starts)} test pairs at k = {c.k}; "

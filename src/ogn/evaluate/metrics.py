@@ -20,9 +20,13 @@ def rmse(predicted: np.ndarray, true: np.ndarray, box: float | None = None) -> n
     return np.sqrt(np.mean(d**2, axis=(-2, -1)))
 
 
-def msd(positions: np.ndarray) -> np.ndarray:
-    """(F, N, 3) unwrapped -> (F,) mean square displacement from frame 0."""
-    return np.mean(np.sum((positions - positions[0]) ** 2, axis=-1), axis=-1)
+def msd(positions: np.ndarray, masses: np.ndarray | None = None) -> np.ndarray:
+    """(F, N, 3) unwrapped -> (F,) mean square displacement from frame 0, with the centre-of-mass
+    displacement (of (N,) `masses`, or of equal masses) removed: a drifting box is not diffusion."""
+    d = positions - positions[0]
+    weights = np.full(d.shape[1], 1.0 / d.shape[1]) if masses is None else np.asarray(masses) / np.sum(masses)
+    d = d - np.einsum("n,fnk->fk", weights, d)[:, None]
+    return np.mean(np.sum(d**2, axis=-1), axis=-1)
 
 
 def cage_length(system: System, times: np.ndarray, msd_values: np.ndarray) -> float:

@@ -72,7 +72,8 @@ def evaluate_run(
     n_pred = horizon // k
     steps = k * np.arange(1, n_pred + 1)
 
-    errors = {name: {"position": [], "velocity": []} for name in ("ogn", "constant velocity", f"MD at {k} dt")}
+    baselines = ("standing still", "constant velocity", f"MD at {k} dt")
+    errors = {name: {"position": [], "velocity": []} for name in ("ogn", *baselines)}
     first = None
     for i, (t, f) in enumerate(starts):
         log(f"start {i + 1}/{len(starts)}: test trajectory {t}, frame {f}")
@@ -85,6 +86,7 @@ def evaluate_run(
         except RolloutError as err:
             log(f"  OGN rollout failed: {err}")
             predictions["ogn"] = None
+        predictions["standing still"] = (np.broadcast_to(r0, true_r.shape), np.broadcast_to(v0, true_v.shape))
         predictions["constant velocity"] = (r0 + v0 * (steps[:, None, None] * system.dt), np.broadcast_to(v0, true_v.shape))
         predictions[f"MD at {k} dt"] = md_rollout(system, species, r0, v0, n_pred, 1, k * system.dt)
         for name, pred in predictions.items():
@@ -98,6 +100,7 @@ def evaluate_run(
             first = {"t": t, "f": f, "true_r": true_r, "true_v": true_v, "predictions": predictions}
 
     rmse = {name: {q: np.mean(v, axis=0) for q, v in e.items()} for name, e in errors.items()}
+    spread = {name: {q: np.std(np.asarray(v)[:, -1]) for q, v in e.items()} for name, e in errors.items()}
 
     # energy and momentum along one rollout (Fig. 4B): OGN, MD at dt (the test trajectory), MD at k dt
     t0, f0 = first["t"], first["f"]
@@ -125,18 +128,24 @@ def evaluate_run(
         long["ogn_blew_up_at"] = str(err)
         ogn_long = None
     long_times = system.dt * k * np.arange(0, long_steps // k + 1)
-    md_msd = metrics.msd(np.concatenate([r0[None], md_long[0]]))
+    md_msd = metrics.msd(np.concatenate([r0[None], md_long[0]]), system.atom_masses(species))
     cage = metrics.cage_length(system, long_times, md_msd)
     long_curves = {"MD": md_msd}
     rdfs = {"MD": metrics.rdf(md_long[0][-20:], box, 0.5 * box)}
     if ogn_long is not None:
-        long_curves["ogn"] = metrics.msd(np.concatenate([r0[None], ogn_long[0]]))
+        long_curves["ogn"] = metrics.msd(np.concatenate([r0[None], ogn_long[0]]), system.atom_masses(species))
         rdfs["ogn"] = metrics.rdf(ogn_long[0][-20:], box, 0.5 * box)
-        pe, ke, _ = frame_energies(system, species, ogn_long[0], ogn_long[1])
+        pe, ke, momentum = frame_energies(system, species, np.concatenate([r0[None], ogn_long[0]]),
+                                          np.concatenate([v0[None], ogn_long[1]]))
         long["ogn_total_energy_drift_per_atom"] = float((pe[-1] + ke[-1] - pe[0] - ke[0]) / len(species))
+        long["ogn_momentum_change"] = float(np.abs(momentum - momentum[0]).max())
 
     # a glass dataset is quenched far below the preset's temperature
-    vscale = metrics.velocity_scale(system, GLASS_TEMPERATURE if dataset["spec"]["glass"] else None)
+    temperature = GLASS_TEMPERATURE if dataset["spec"]["glass"] else system.temperature
+    vscale = metrics.velocity_scale(system, temperature)
+    thermal_energy = system.units.boltzmann * temperature
+    masses = system.atom_masses(species)
+    thermal_momentum = float(np.sqrt(masses.sum() * masses.mean() * thermal_energy / system.units.mvv2e))
     summary = {
         "run": str(run_dir), "data": str(data_dir), "date": datetime.date.today().isoformat(),
         "system": system.name, "k": k, "horizon_md_steps": horizon, "starts": len(starts),
@@ -146,9 +155,15 @@ def evaluate_run(
         # None: that simulator blew up (non-finite or runaway) on at least one start
         "final_rmse": {name: {q: float(v[-1]) if np.isfinite(v[-1]) else None for q, v in r.items()}
                        for name, r in rmse.items()},
+        "final_rmse_spread": {name: {q: float(v) if np.isfinite(v) else None for q, v in r.items()}
+                              for name, r in spread.items()},
+        "thermal_energy": thermal_energy, "thermal_momentum": thermal_momentum,
+        "units": {"length": system.units.length, "time": system.units.time, "energy": system.units.energy,
+                  "velocity": f"{system.units.length}/{system.units.time}"},
         "long_rollout": long,
     }
     summary["note"] = note
+    summary["verdict"] = verdict(summary)
     fig_names = _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, long_curves, rdfs,
                          note)
     summary["figures"] = fig_names
@@ -240,7 +255,38 @@ def _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, 
     return names
 
 
+TARGETS = {  # issue 9: what a learned simulator must reach to replace MD (from independent test starts)
+    "position": 0.1,  # RMSE after the horizon, as a fraction of the better trivial baseline's
+    "velocity": 0.2,  # RMSE after the horizon, as a fraction of sqrt(kB T / m)
+    "energy": 0.1,  # |total-energy change| over the long rollout, kB T per atom
+}
+
+
+def verdict(s: dict) -> dict:
+    """Each target met or not, with the measured value, and one plain sentence."""
+    final = s["final_rmse"]
+    trivial = [final[n]["position"] for n in ("standing still", "constant velocity") if final[n]["position"]]
+    ogn, long = final["ogn"], s["long_rollout"]
+    checks = {}
+    if ogn["position"] is None or long.get("ogn_blew_up_at"):
+        sentence = "The learned simulator blew up: it does not replace MD here."
+        return {"met": False, "checks": checks, "sentence": sentence}
+    checks["position"] = ogn["position"] / min(trivial)
+    checks["velocity"] = ogn["velocity"] / s["velocity_scale"]
+    checks["energy"] = abs(long["ogn_total_energy_drift_per_atom"]) / s["thermal_energy"]
+    met = {name: value <= TARGETS[name] for name, value in checks.items()}
+    missed = [f"{name} {checks[name]:.3g} (target <= {TARGETS[name]})" for name in checks if not met[name]]
+    if not missed:
+        sentence = "The learned simulator meets every target: it tracks MD over this horizon."
+    else:
+        sentence = ("The learned simulator does not yet track MD: it misses " + "; ".join(missed)
+                    + ". Position: RMSE / better trivial baseline; velocity: RMSE / sqrt(kB T / m); energy:"
+                    " |change| per atom in kB T.")
+    return {"met": all(met.values()), "checks": checks, "sentence": sentence}
+
+
 def _report(s: dict) -> str:
+    u = s["units"]
     lines = [
         f"# Evaluation of `{s['run']}` ({s['system']}, k = {s['k']})",
         "",
@@ -251,6 +297,11 @@ def _report(s: dict) -> str:
          f" (sqrt(MSD) of MD where its log-log slope first reaches 1), velocity scale sqrt(kB T / m)"
          f" {s['velocity_scale']:.3g}."),
         "",
+        f"**Verdict.** {s['verdict']['sentence']}",
+        "",
+        (f"RMSE after {s['horizon_md_steps']} MD steps, mean ± standard deviation over the {s['starts']} starts;"
+         f" positions in {u['length']}, velocities in {u['velocity']}:"),
+        "",
         f"| after {s['horizon_md_steps']} MD steps | position RMSE | / cage length | velocity RMSE | / velocity scale |",
         "|---|---|---|---|---|",
     ]
@@ -258,13 +309,17 @@ def _report(s: dict) -> str:
         if r["position"] is None:
             lines.append(f"| {name} | blew up | | | |")
             continue
-        lines.append(f"| {name} | {r['position']:.4g} | {r['position'] / s['cage_length']:.3g} | {r['velocity']:.4g}"
-                     f" | {r['velocity'] / s['velocity_scale']:.3g} |")
+        e = s["final_rmse_spread"][name]
+        lines.append(f"| {name} | {r['position']:.4g} ± {e['position']:.2g} | {r['position'] / s['cage_length']:.3g}"
+                     f" | {r['velocity']:.4g} ± {e['velocity']:.2g} | {r['velocity'] / s['velocity_scale']:.3g} |")
     long = s["long_rollout"]
-    lines += ["", f"Long rollout, {long['steps']} MD steps: "
-              + (f"blew up ({long['ogn_blew_up_at']})" if long.get("ogn_blew_up_at") else
-                 "finite throughout; total-energy change per atom (first to last frame)"
-                 f" {long.get('ogn_total_energy_drift_per_atom', float('nan')):.3g}"),
-              ""]
+    if long.get("ogn_blew_up_at"):
+        text = f"blew up ({long['ogn_blew_up_at']})"
+    else:
+        drift = long["ogn_total_energy_drift_per_atom"]
+        text = (f"finite throughout; total-energy change {drift:.3g} {u['energy']} per atom ="
+                f" {drift / s['thermal_energy']:.3g} kB T; largest change of a component of the total momentum"
+                f" {long['ogn_momentum_change'] / s['thermal_momentum']:.2e} sqrt(N m kB T)")
+    lines += ["", f"Long rollout, {long['steps']} MD steps from the first start: {text}.", ""]
     lines += [f"![{name}]({name})" for name in s["figures"]]
     return "\n".join(lines) + "\n"
