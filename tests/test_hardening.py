@@ -164,3 +164,17 @@ def test_rollout_refuses_a_data_file_of_another_system(small_run, lj_dataset, tm
     err = _error(["rollout", str(small_run), "--init", str(init), "--steps", "5", "--out", str(tmp_path / "r.h5")],
                  capsys)
     assert "silica-masses.data: its Masses [28.0855, 15.9994] are not lj's [1.0, 1.0]" in err
+
+
+def test_shipped_models_and_configs_are_found_outside_a_checkout(tmp_path, monkeypatch, capsys):
+    """Configs and models are package data: a shipped model is found by name from any directory."""
+    from ogn.model.checkpoint import load_run, resolve_run
+    from ogn.reproduce import CONFIGS
+
+    monkeypatch.chdir(tmp_path)
+    assert resolve_run("lj-fast-k5").is_relative_to(ROOT / "src" / "ogn" / "models")
+    _, info, _ = load_run("cuzr-fast-k10")
+    assert info["system"]["name"] == "cuzr"
+    assert (CONFIGS / "lj-fast-cpu.yaml").is_file() and CONFIGS.is_relative_to(ROOT / "src" / "ogn")
+    with pytest.raises(FileNotFoundError, match="no such run directory; shipped models: cuzr-fast-k10"):
+        load_run("no-such-model")

@@ -310,9 +310,12 @@ def time_ogn(system, structure: Structure, k: int, md_steps: int, config=None, r
 FAST_K = {"lj": 5, "lj-ka": 5, "silica": 10, "silicon": 10, "cuzr": 10}
 
 
-def shipped_runs(presets, models_dir: str | Path = "models") -> dict[str, Path]:
+def shipped_runs(presets, models_dir: str | Path | None = None) -> dict[str, Path]:
     """The shipped Fast-OGN of each preset that has one: models/PRESET-fast-kK."""
-    found = {p: Path(models_dir) / f"{p}-fast-k{FAST_K[p]}" for p in presets if p in FAST_K}
+    from ogn.model.checkpoint import SHIPPED_MODELS
+
+    models_dir = SHIPPED_MODELS if models_dir is None else Path(models_dir)
+    found = {p: models_dir / f"{p}-fast-k{FAST_K[p]}" for p in presets if p in FAST_K}
     return {p: d for p, d in found.items() if (d / "run.json").is_file()}
 
 

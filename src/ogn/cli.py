@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("rollout", help="run a trained OGN as a simulator, k MD steps per prediction (H5MD out)")
-    p.add_argument("run", help="trained run directory (ogn train) or a shipped model in models/")
+    p.add_argument("run", help="trained run directory (ogn train), or a shipped model by name (lj-fast-k5, ...)")
     p.add_argument("--init", required=True,
                    help="start: H5MD trajectory, LAMMPS data file with Velocities, or extxyz with velocities")
     p.add_argument("--frame", type=int, default=-1, help="frame of an H5MD --init file (default: last)")

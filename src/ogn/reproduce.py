@@ -19,7 +19,7 @@ from ogn.data.dataset import DatasetSpec, make_dataset
 from ogn.io.files import atomic_write_text
 from ogn.systems import get_system
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parent / "configs"  # package data; ./configs links here
 
 
 @dataclass(frozen=True)

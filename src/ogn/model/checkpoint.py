@@ -129,11 +129,23 @@ def read_run_info(run_dir: Path) -> dict:
     return info
 
 
+SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"  # package data; ./models links here
+
+
+def resolve_run(run: str | Path) -> Path:
+    """A run directory: `run` itself, or a shipped model by name (`lj-fast-k5`) when no such directory exists."""
+    path = Path(run)
+    if path.is_dir():
+        return path
+    if (SHIPPED_MODELS / path.name).is_dir() and len(path.parts) == 1:
+        return SHIPPED_MODELS / path.name
+    shipped = ", ".join(sorted(p.name for p in SHIPPED_MODELS.iterdir() if p.is_dir())) if SHIPPED_MODELS.is_dir() else ""
+    raise FileNotFoundError(f"{run}: no such run directory" + (f"; shipped models: {shipped}" if shipped else ""))
+
+
 def load_run(run_dir: str | Path) -> tuple[OGN, dict, ModelConfig]:
     """(model with the trained weights and frozen statistics, run info, model config) of a run directory."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: no such run directory")
+    run_dir = resolve_run(run_dir)
     for name in ("config.yaml", "run.json", "checkpoint.npz"):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir}: no {name}; not a trained run directory")
