@@ -259,7 +259,7 @@ def _nan_position(r, v):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (_nan_position, "start.data: non-finite positions for 1 atom.*atom 8"),
+    (_nan_position, r"start.data:\d+: non-finite value in Atoms line '8 "),  # the reader names the line
     (lambda r, v: (r, v * 1e6), "start.data: its velocities give T = .* check the velocity units"),
 ])
 def test_rollout_refuses_a_start_that_cannot_be_simulated(small_run, lj_dataset, tmp_path, capsys, change, message):
@@ -289,3 +289,16 @@ def test_rollout_checks_the_output_before_any_work(small_run, lj_dataset, tmp_pa
     out = tmp_path / "missing-dir" / "r.h5"
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "5", "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_start_check_names_non_finite_velocities(trained):
+    from ogn.rollout import check_start
+    from ogn.units import LJ
+
+    _, info, frames = trained
+    v = frames.velocities[0, 0].copy()
+    v[3, 2] = np.inf
+    with pytest.raises(ValueError, match="x.h5: non-finite velocities for 1 atom.s., the first atom 4"):
+        check_start(info, frames.positions[0, 0], v, frames.species, frames.box, "x.h5", LJ)
+    assert check_start(info, frames.positions[0, 0], frames.velocities[0, 0], frames.species, frames.box, "x.h5",
+                       LJ) == []
