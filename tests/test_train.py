@@ -272,7 +272,11 @@ def test_push_forward_batch_ends_on_the_true_state(lj_dataset):
 
 
 def test_push_forward_training_runs(lj_dataset, tmp_path):
-    info = train_and_evaluate(small_config(lj_dataset, unroll=3), tmp_path / "run", log=lambda s: None)
+    info = train_and_evaluate(small_config(lj_dataset, unroll=3, unroll_warmup=20), tmp_path / "run", log=lambda s: None)
     assert np.isfinite(info["test_loss"])
+    # the equivariant model unrolled from the very first step, before any statistics: finite
+    config = small_config(lj_dataset, unroll=2, unroll_warmup=0, augment=False, steps=20)
+    config = dataclasses.replace(config, model=ModelConfig(layers=1, latent=16, hidden=16, network="equivariant"))
+    assert np.isfinite(train_and_evaluate(config, tmp_path / "eq", log=lambda s: None)["test_loss"])
     with pytest.raises(ValueError, match="longer than the trajectories"):
         train_and_evaluate(small_config(lj_dataset, unroll=40), tmp_path / "run2", log=lambda s: None)

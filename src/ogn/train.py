@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -60,6 +61,7 @@ class TrainConfig:
     # times without gradient from each start, and trained on the state it reaches, towards the true state
     # `unroll` predictions after the start; the test loss stays the one-prediction loss.
     unroll: int = 1
+    unroll_warmup: int = 1000  # one-prediction steps before push-forward starts (an untrained model's are noise)
     seed: int = 0
 
     def __post_init__(self):
@@ -67,6 +69,8 @@ class TrainConfig:
                      "unroll"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.unroll_warmup < 0:
+            raise ValueError(f"train.unroll_warmup must be >= 0, got {self.unroll_warmup}")
         if not 0 < self.lr_final <= self.learning_rate:
             raise ValueError(f"need 0 < lr_final <= learning_rate, got {self.lr_final}, {self.learning_rate}")
         if not 0 <= self.noise < 1:
@@ -280,9 +284,9 @@ class Trainer:
         train, test, symmetries, cutoff, capacity = self.train, self.test, self.symmetries, self.cutoff, self.capacity
         train_starts = jnp.asarray(train.starts)
 
-        noise, noise_key, unroll = self.noise, jax.random.key(self.config.train.seed), self.config.train.unroll
+        noise, noise_key = self.noise, jax.random.key(self.config.train.seed)
 
-        def train_step(carry, step_and_pick):  # pick: (B, 2) (pair index, symmetry)
+        def train_step(unroll, carry, step_and_pick):  # pick: (B, 2) (pair index, symmetry)
             params, stats, opt_state = carry
             step, pick = step_and_pick
             tf = train_starts[pick[:, 0]]
@@ -302,11 +306,11 @@ class Trainer:
             updates, opt_state = tx.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), stats, opt_state), (loss, most_edges)
 
-        @jax.jit
-        def train_chunk(params, stats, opt_state, first_step, picks):
+        @functools.partial(jax.jit, static_argnums=5)
+        def train_chunk(params, stats, opt_state, first_step, picks, unroll):
             steps = first_step + jnp.arange(picks.shape[0])
-            (params, stats, opt_state), (losses, edges) = jax.lax.scan(train_step, (params, stats, opt_state),
-                                                                       (steps, picks))
+            (params, stats, opt_state), (losses, edges) = jax.lax.scan(
+                functools.partial(train_step, unroll), (params, stats, opt_state), (steps, picks))
             return params, stats, opt_state, losses, edges.max()
 
         test_starts = jnp.asarray(test.starts)
@@ -332,9 +336,11 @@ class Trainer:
 
     def run_steps(self, picks: np.ndarray) -> np.ndarray:
         """Gradient steps on (C, B, 2) picks; a graph that outgrew the capacity -> grow, redo."""
+        c = self.config.train
+        unroll = c.unroll if self.step >= c.unroll_warmup else 1
         while True:
             params, stats, opt_state, losses, most = self._train_chunk(
-                self.params, self.stats, self.opt_state, self.step, jnp.asarray(picks)
+                self.params, self.stats, self.opt_state, self.step, jnp.asarray(picks), unroll
             )
             if int(most) <= self.capacity:
                 break

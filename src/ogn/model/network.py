@@ -317,9 +317,8 @@ class EquivariantOGN(OGN):
     def _target_scale(self) -> jax.Array:
         """(6,) the root mean square of the dr components and of the dv components, each repeated 3 times."""
         n = self.target_normalizer
-        second_moment = n.m2[...] / jnp.maximum(n.count[...], 1.0) + n.mean[...] ** 2
-        rms = jnp.sqrt(jnp.maximum(second_moment.reshape(2, 3).mean(-1), 1e-30))
-        return jnp.repeat(rms, 3)
+        second_moment = (n.m2[...] / jnp.maximum(n.count[...], 1.0) + n.mean[...] ** 2).reshape(2, 3).mean(-1)
+        return jnp.repeat(_safe_sqrt_or_one(second_moment), 3)
 
     def standardise(self, target: jax.Array) -> jax.Array:
         return target / self._target_scale()
@@ -341,13 +340,18 @@ class EquivariantOGN(OGN):
         # velocities in units of their rms component (from the speed's statistics), so every term is O(1)
         stats = self.node_normalizer
         mean_square_speed = stats.m2[..., -1] / jnp.maximum(stats.count[...], 1.0) + stats.mean[..., -1] ** 2
-        u = velocities / jnp.sqrt(jnp.maximum(mean_square_speed / 3, 1e-30))
+        u = velocities / _safe_sqrt_or_one(mean_square_speed / 3)
         unit, _ = _unit_vectors(graph.edge_vectors)
         real = (graph.senders < n)[:, None]
         relative = jnp.where(real, _gather(u, graph.receivers) - _gather(u, graph.senders), 0.0)
         per_edge = jnp.concatenate([w[:, 0:1] * unit + w[:, 1:2] * relative, w[:, 2:3] * unit + w[:, 3:4] * relative], -1)
         sums = jax.ops.segment_sum(per_edge, graph.senders, num_segments=n) * scale
         return jnp.concatenate([b[:, 0:1] * u, b[:, 1:2] * u], -1) + sums
+
+
+def _safe_sqrt_or_one(mean_square: jax.Array) -> jax.Array:
+    """sqrt, or 1 where nothing has been seen yet (as Normalizer.std): no division by a zero scale."""
+    return jnp.sqrt(jnp.where(mean_square > 1e-30, mean_square, 1.0))
 
 
 def _unit_vectors(vectors: jax.Array) -> tuple[jax.Array, jax.Array]:
