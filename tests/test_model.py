@@ -106,7 +106,7 @@ def test_edge_latents_reach_the_next_layer(config):
     net = model.network
     nodes0 = net.node_encoder(model.node_normalizer(model.node_features(jnp.asarray(velocities),
                                                                           jnp.asarray(species))))
-    edges0 = net.edge_encoder(model.edge_normalizer(model.edge_features(graph)))
+    edges0 = net.edge_encoder(model.edge_normalizer(model.edge_features(graph, None)))
     nodes1, edges1 = net.layers[0](nodes0, edges0, nodes0, edges0, graph)
     folded = net.layers[0](nodes0, None, nodes0, edges0, graph)  # the first layer's shortcut, e = e0
     for a, b in zip(folded, (nodes1, edges1)):
@@ -206,15 +206,15 @@ def test_edge_features_add_the_distance_with_finite_gradients_on_padding(config)
     graph = dense_graph(jnp.asarray(np.mod(positions, box)), box, CUTOFF, CAPACITY)
     real = np.asarray(graph.senders) < len(positions)
     assert not real.all()  # the capacity leaves padding to check
-    features = np.asarray(make_model().edge_features(graph))
+    features = np.asarray(make_model().edge_features(graph, None))
     np.testing.assert_allclose(features[:, :3], np.asarray(graph.edge_vectors))
     np.testing.assert_allclose(features[:, 3], np.linalg.norm(np.asarray(graph.edge_vectors), axis=1), rtol=1e-12)
     assert (features[~real] == 0).all()
     model = make_model()
-    grad = jax.grad(lambda v: model.edge_features(graph._replace(edge_vectors=v)).sum())(graph.edge_vectors)
+    grad = jax.grad(lambda v: model.edge_features(graph._replace(edge_vectors=v), None).sum())(graph.edge_vectors)
     assert np.isfinite(np.asarray(grad)).all()
     paper = OGN(2, ModelConfig(edge_features="displacement"), nnx.Rngs(0))
-    np.testing.assert_array_equal(np.asarray(paper.edge_features(graph)), np.asarray(graph.edge_vectors))
+    np.testing.assert_array_equal(np.asarray(paper.edge_features(graph, None)), np.asarray(graph.edge_vectors))
 
 
 def test_mean_degree_aggregation_divides_the_edge_sums_by_the_edges_per_node_seen(config):
@@ -225,7 +225,7 @@ def test_mean_degree_aggregation_divides_the_edge_sums_by_the_edges_per_node_see
     model.update_statistics(v, s, graph, jnp.zeros((len(positions), 6)))
     degree = int(graph.n_edges) / len(positions)
     nodes = model.node_normalizer(model.node_features(v, s))
-    edges = model.edge_normalizer(model.edge_features(graph))
+    edges = model.edge_normalizer(model.edge_features(graph, None))
     out = np.asarray(model.standardised_output(v, s, graph))
     # float32 outputs of order 1: the scale is rounded differently here and in the model (1 ulp), and
     # XLA's summation order differs between CPUs, so agreement is to float32 rounding, not bitwise

@@ -226,7 +226,8 @@ class OGN(nnx.Module):
     def node_features(self, velocities: jax.Array, species: jax.Array) -> jax.Array:
         return jnp.concatenate([jax.nn.one_hot(species, self.n_species, dtype=velocities.dtype), velocities], -1)
 
-    def edge_features(self, graph: Graph) -> jax.Array:
+    def edge_features(self, graph: Graph, velocities: jax.Array) -> jax.Array:
+        """(E, 3 or 4) [r_j - r_i, |r_j - r_i|]; the paper's features do not use `velocities`."""
         if not self.with_distance:
             return graph.edge_vectors
         # padded edges have zero vectors; the where keeps the norm's gradient finite there
@@ -241,13 +242,13 @@ class OGN(nnx.Module):
     def update_statistics(self, velocities, species, graph: Graph, changes: jax.Array) -> None:
         n = velocities.shape[0]
         self.node_normalizer.update(self.node_features(velocities, species))
-        self.edge_normalizer.update(self.edge_features(graph), graph.senders < n)
+        self.edge_normalizer.update(self.edge_features(graph, velocities), graph.senders < n)
         self.target_normalizer.update(self.network_target(velocities, changes))
 
     def standardised_output(self, velocities, species, graph: Graph) -> jax.Array:
         """(N, 6): the network's prediction of the standardised [dr, dv]."""
         nodes = self.node_normalizer(self.node_features(velocities, species))
-        edges = self.edge_normalizer(self.edge_features(graph))
+        edges = self.edge_normalizer(self.edge_features(graph, velocities))
         scale = 1.0
         if self.scale_messages:  # 1 / (mean edges per node seen), both counts from the normalisers
             scale = self.node_normalizer.count[...] / jnp.maximum(self.edge_normalizer.count[...], 1.0)
@@ -302,17 +303,11 @@ class EquivariantOGN(OGN):
         speed = jnp.sqrt(jnp.sum(velocities**2, -1, keepdims=True))
         return jnp.concatenate([jax.nn.one_hot(species, self.n_species, dtype=velocities.dtype), speed], -1)
 
-    def edge_features(self, graph: Graph, velocities: jax.Array | None = None) -> jax.Array:
+    def edge_features(self, graph: Graph, velocities: jax.Array) -> jax.Array:
         unit, distance = _unit_vectors(graph.edge_vectors)
         v_i, v_j = _gather(velocities, graph.senders), _gather(velocities, graph.receivers)
         return jnp.concatenate([distance, jnp.sum(unit * v_i, -1, keepdims=True),
                                 jnp.sum(unit * v_j, -1, keepdims=True)], -1) * (distance > 0)
-
-    def update_statistics(self, velocities, species, graph: Graph, changes: jax.Array) -> None:
-        n = velocities.shape[0]
-        self.node_normalizer.update(self.node_features(velocities, species))
-        self.edge_normalizer.update(self.edge_features(graph, velocities), graph.senders < n)
-        self.target_normalizer.update(self.network_target(velocities, changes))
 
     def _target_scale(self) -> jax.Array:
         """(6,) the root mean square of the dr components and of the dv components, each repeated 3 times."""
