@@ -30,23 +30,27 @@ lines = [
     f"- {m['starts']} starts on independent test trajectories; RMSE = {m['rmse_definition']}",
     f"- cage length {m['cage_length']:.3g}, velocity scale {m['velocity_scale']:.3g}",
     "",
-    f"| after {m['horizon_md_steps']} MD steps | position RMSE | velocity RMSE |",
+    f"**Verdict.** {m['verdict']['sentence']}",
+    "",
+    f"| after {m['horizon_md_steps']} MD steps (mean ± spread over starts) | position RMSE | velocity RMSE |",
     "|---|---|---|",
 ]
-def fmt(x):
-    return "blew up" if x is None else f"{x:.4g}"
+
+
+def fmt(x, e):
+    return "blew up" if x is None else f"{x:.4g} ± {e:.2g}"
 
 
 for name, r in m["final_rmse"].items():
-    lines.append(f"| {name} | {fmt(r['position'])} | {fmt(r['velocity'])} |")
-ogn = m["final_rmse"]["ogn"]
-if ogn["position"] is not None:
-    lines += ["", (f"Against the issue's targets: position RMSE / cage length = {ogn['position'] / m['cage_length']:.3g},"
-              f" velocity RMSE / velocity scale = {ogn['velocity'] / m['velocity_scale']:.3g} (targets <= 0.1;"
-              " for lj-fast-k5 the absolute targets are 0.03 sigma and 0.32).")]
+    e = m["final_rmse_spread"][name]
+    lines.append(f"| {name} | {fmt(r['position'], e['position'])} | {fmt(r['velocity'], e['velocity'])} |")
 long = m["long_rollout"]
-lines += ["", f"Long rollout ({long['steps']} MD steps): "
-          + (f"blew up: {long['ogn_blew_up_at']}" if long.get("ogn_blew_up_at") else
-             f"finite; total-energy change per atom {long.get('ogn_total_energy_drift_per_atom'):.3g}")]
+if long.get("ogn_blew_up_at"):
+    text = f"blew up: {long['ogn_blew_up_at']}"
+else:
+    text = (f"finite; total-energy change {long['ogn_total_energy_drift_per_atom'] / m['thermal_energy']:.3g} kB T"
+            f" per atom; total momentum constant to {long['ogn_momentum_change'] / m['thermal_momentum']:.1e}"
+            " sqrt(N m kB T)")
+lines += ["", f"Long rollout ({long['steps']} MD steps): {text}."]
 (run / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
 print((run / "MODEL_CARD.md").read_text())

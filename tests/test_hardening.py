@@ -178,3 +178,23 @@ def test_shipped_models_and_configs_are_found_outside_a_checkout(tmp_path, monke
     assert (CONFIGS / "lj-fast-cpu.yaml").is_file() and CONFIGS.is_relative_to(ROOT / "src" / "ogn")
     with pytest.raises(FileNotFoundError, match="no such run directory; shipped models: cuzr-fast-k10"):
         load_run("no-such-model")
+
+
+def test_every_option_says_its_default():
+    import argparse
+
+    from ogn.cli import build_parser
+
+    def parsers(p):
+        yield p
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    missing = []
+    for p in parsers(build_parser()):
+        for a in p._actions:
+            if a.option_strings and a.default not in (None, False, argparse.SUPPRESS) and "default" not in (a.help or ""):
+                missing.append(f"{p.prog} {a.option_strings[-1]}")
+    assert not missing, missing

@@ -10,6 +10,18 @@ import time
 from pathlib import Path
 
 PRESET_NAMES = ["lj", "lj-ka", "silica", "silicon", "cuzr"]
+DESCRIPTION = """\
+Learn molecular dynamics from trajectories with observation-based graph networks (OGN), and run the
+learned network as a simulator that takes k MD steps per prediction.
+
+A workflow (LJ liquid; every command has --help):
+  ogn dataset lj --out data/lj                                 # MD trajectories by the paper's protocol
+  ogn train configs/lj-fast-equivariant-cpu.yaml --out runs/lj # a Fast-OGN on them
+  ogn rollout runs/lj --init data/lj/test/traj-000.h5 --steps 1000 --out rollout.h5
+  ogn evaluate runs/lj --data data/lj                          # against MD and baselines: report.md
+  ogn convert rollout.h5 rollout.extxyz                        # for OVITO
+
+Shipped models run by name: ogn rollout lj-fast-k5 --init START --steps 500 --out r.h5"""
 NETWORK_DTYPES = ("float32", "bfloat16")  # ogn.rollout's, restated so that --help imports no jax
 
 
@@ -33,9 +45,12 @@ def progress_bar(description: str, total: int | None):
 def _system_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("preset", choices=PRESET_NAMES, help="system preset (paper Methods 4.1)")
     p.add_argument("--n-atoms", type=int, help="scale the preset to N atoms at the same number density")
-    p.add_argument("--temperature", type=float, help="override the preset temperature")
-    p.add_argument("--dt", type=float, help="override the preset timestep")
-    p.add_argument("--skin", type=float, help="override the neighbor-list skin (r_c = cutoff + skin)")
+    p.add_argument("--temperature", type=float,
+                   help="override the preset temperature (LJ: epsilon/k_B; metal presets: K; default: the preset's)")
+    p.add_argument("--dt", type=float, help="override the preset timestep (LJ: tau; metal presets: ps; default: the"
+                                            " preset's)")
+    p.add_argument("--skin", type=float, help="override the neighbor-list skin, r_c = cutoff + skin (LJ: sigma;"
+                                              " metal presets: Angstrom; default: the preset's)")
     p.add_argument("--potential", help="cuzr: an .eam.fs file instead of LAMMPS's CuZr_mm.eam.fs")
 
 
@@ -285,19 +300,23 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ogn", description=__doc__)
+    parser = argparse.ArgumentParser(prog="ogn", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("md", help="ground-truth MD: prepare by the paper's protocol, write NVE production (H5MD)")
     _system_args(p)
     p.add_argument("--steps", type=int, default=1000, help="production (NVE) steps (default 1000)")
     p.add_argument("--every", type=int, default=1, help="write a frame every E steps (default 1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--engine", choices=["jax", "lammps"], default="jax")
-    p.add_argument("--precision", choices=["float32", "float64"], default="float32")
+    p.add_argument("--seed", type=int, default=0, help="seed of placement and velocities (default 0)")
+    p.add_argument("--engine", choices=["jax", "lammps"], default="jax", help="MD engine (default jax)")
+    p.add_argument("--precision", choices=["float32", "float64"], default="float32",
+                   help="arithmetic of the jax engine (default float32)")
     p.add_argument("--glass", action="store_true", help="quench to --glass-temperature under NVT before production")
-    p.add_argument("--glass-temperature", type=float, default=0.5)
-    p.add_argument("--quench-steps", type=int, default=10_000)
+    p.add_argument("--glass-temperature", type=float, default=0.5,
+                   help="in the preset's temperature unit: LJ epsilon/k_B, metal presets K (default 0.5, the LJ"
+                        " glass; give one in K for a metal preset)")
+    p.add_argument("--quench-steps", type=int, default=10_000, help="MD steps of the quench (default 10000)")
     p.add_argument("--init", help="start from this structure with velocities (H5MD, LAMMPS data, extxyz)")
     p.add_argument("--frame", type=int, default=-1, help="frame of an H5MD --init file (default: last)")
     p.add_argument("--out", required=True, help="output trajectory, FILE.h5")
@@ -313,8 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k-max", type=int, default=20, help="largest k the dataset serves (default 20)")
     p.add_argument("--test-pairs", type=int, default=100, help="test pairs (default 100, the paper's)")
     p.add_argument("--glass", action="store_true", help="melt-quench each trajectory to T = 0.5 first (LJ)")
-    p.add_argument("--engine", choices=["jax", "lammps"], default="jax")
-    p.add_argument("--seed", type=int, default=0, help="first training seed; test seeds start at seed + 10000")
+    p.add_argument("--engine", choices=["jax", "lammps"], default="jax", help="MD engine (default jax)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="first training seed; test seeds start at seed + 10000 (default 0)")
     p.set_defaults(func=cmd_dataset)
 
     p = sub.add_parser("train", help="train an OGN / Fast-OGN (paper 4.4) into a run directory")
@@ -333,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, required=True, help="MD steps to simulate, a multiple of the model's k")
     p.add_argument("--out", required=True, help="output trajectory FILE.h5, one frame per prediction")
     p.add_argument("--network-dtype", choices=NETWORK_DTYPES, default="float32",
-                   help="dtype of the network's arithmetic; bfloat16 is for GPUs (slower on most CPUs)")
+                   help="dtype of the network's arithmetic; bfloat16 is for GPUs, slower on most CPUs (default float32)")
     p.add_argument("--every", type=int, default=1, help="write every E-th prediction (default 1: all)")
     p.add_argument("--energies", action="store_true",
                    help="evaluate the true potential energy of every written frame (default: off; the summary"
@@ -355,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fig2: OGN on LJ; fig3: OGN on silica, silicon, CuZr; fig4b: energy and momentum;"
                         " fig5: liquid vs glass")
     p.add_argument("--scale", choices=["quick", "paper"], default="quick",
-                   help="quick: minutes on a 2-core CPU, reduced budgets (said on the figures); paper: the"
+                   help="quick (the default): minutes on a 2-core CPU, reduced budgets (said on the figures); paper: the"
                         " paper's settings (days on a GPU)")
     p.add_argument("--out", default="out/reproduce", help="output directory (default out/reproduce)")
     p.set_defaults(func=cmd_reproduce)
@@ -375,27 +395,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks; results go to BENCHMARKS.md")
     bsub = p.add_subparsers(dest="what", required=True)
     b = bsub.add_parser("md", help="us/atom-step of the jax engine and LAMMPS (1 thread) per preset and size")
-    b.add_argument("--presets", nargs="+", default=PRESET_NAMES[:1] + PRESET_NAMES[2:], choices=PRESET_NAMES)
-    b.add_argument("--sizes", nargs="+", type=int, default=[300, 3000, 10000])
-    b.add_argument("--engines", nargs="+", default=["jax", "lammps"], choices=["jax", "lammps"])
+    b.add_argument("--presets", nargs="+", default=PRESET_NAMES[:1] + PRESET_NAMES[2:], choices=PRESET_NAMES,
+                   help="presets to time (default lj silica silicon cuzr)")
+    b.add_argument("--sizes", nargs="+", type=int, default=[300, 3000, 10000],
+                   help="atom counts (default 300 3000 10000)")
+    b.add_argument("--engines", nargs="+", default=["jax", "lammps"], choices=["jax", "lammps"],
+                   help="engines to time (default jax lammps)")
     b.add_argument("--steps", type=int, help="timed steps per measurement (default: about 1e6 atom-steps)")
     b.add_argument("--out", default="bench.md", help="Markdown file to update (default bench.md in the working directory)")
     b.set_defaults(func=cmd_bench)
     b = bsub.add_parser("train", help="gradient steps/s and peak memory of OGN training at the lj preset (N = 265)")
     b.add_argument("--layers", nargs="+", type=int, default=[2, 10], help="MPNN layer counts (default 2 10)")
     b.add_argument("--orders", nargs="+", default=["per-node", "per-edge"], choices=["per-node", "per-edge"],
-                   help="ways to apply the edge MLP's first layer")
+                   help="ways to apply the edge MLP's first layer (default: both)")
     b.add_argument("--steps", type=int, default=20, help="gradient steps per timed call (default 20)")
     b.add_argument("--out", default="bench.md", help="Markdown file to update (default bench.md in the working directory)")
     b.set_defaults(func=cmd_bench)
     b = bsub.add_parser("rollout", help="wall time of 100 MD steps: jax MD, LAMMPS, Fast-OGN, per preset and size")
-    b.add_argument("--presets", nargs="+", default=["lj", "silica", "silicon", "cuzr"], choices=PRESET_NAMES)
-    b.add_argument("--sizes", nargs="+", type=int, default=[265, 1000, 2000, 5000, 10000])
+    b.add_argument("--presets", nargs="+", default=["lj", "silica", "silicon", "cuzr"], choices=PRESET_NAMES,
+                   help="presets to time (default lj silica silicon cuzr)")
+    b.add_argument("--sizes", nargs="+", type=int, default=[265, 1000, 2000, 5000, 10000],
+                   help="atom counts (default 265 1000 2000 5000 10000)")
     b.add_argument("--threads", type=int, help="LAMMPS OpenMP threads for the second column (default: all cores)")
     b.add_argument("--run", action="append", metavar="PRESET=RUN_DIR",
                    help="also time this trained run for PRESET (default: the shipped models/PRESET-fast-kK)")
     b.add_argument("--network-dtype", choices=NETWORK_DTYPES, default="float32",
-                   help="dtype of the Fast-OGN networks' arithmetic (bfloat16: a GPU option)")
+                   help="dtype of the Fast-OGN networks' arithmetic, bfloat16 a GPU option (default float32)")
     b.add_argument("--out", default="bench.md",
                    help="Markdown file to update, figures beside it (default bench.md in the working directory)")
     b.set_defaults(func=cmd_bench)
