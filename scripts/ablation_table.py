@@ -26,7 +26,9 @@ def main(data: str, runs: list[str]) -> None:
         position, velocity = one_step_errors(data, str(run))
         final, spread = m["final_rmse"]["ogn"], m["final_rmse_spread"]["ogn"]
         energy = m["long_rollout"]["ogn_total_energy_drift_per_atom"] / m["thermal_energy"]
-        model, train = config["model"], config["train"]
+        # settings a config predates have their defaults (the paper's choices)
+        model = {"targets": "total", "network": "ogn"} | config["model"]
+        train = {"noise": 0.0, "unroll": 1} | config["train"]
         print(f"| {run.name} | {model['targets']} | {model['network']} | {train['noise']} | {train['unroll']}"
               f" | {train['batch_size']} | {info['step']} | {info['wall_time_s'] / 60:.0f} min | {position:.4f}"
               f" | {velocity:.4f} | {final['position']:.4f} ± {spread['position']:.4f}"
