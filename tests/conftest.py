@@ -1,8 +1,11 @@
 """Shared fixtures. Tests run in float64: the physics is checked to float64 rounding."""
 
+import os
+
 import jax
 
 jax.config.update("jax_enable_x64", True)
+os.environ.setdefault("OGN_CACHE_DIR", "off")  # the CLI's persistent compilation cache stays out of the tests
 
 import functools
 

@@ -198,3 +198,15 @@ def test_every_option_says_its_default():
             if a.option_strings and a.default not in (None, False, argparse.SUPPRESS) and "default" not in (a.help or ""):
                 missing.append(f"{p.prog} {a.option_strings[-1]}")
     assert not missing, missing
+
+
+def test_compilation_cache_location(monkeypatch, tmp_path):
+    from ogn.cli import compilation_cache_dir
+
+    monkeypatch.setenv("OGN_CACHE_DIR", str(tmp_path / "c"))
+    assert compilation_cache_dir() == tmp_path / "c"
+    monkeypatch.setenv("OGN_CACHE_DIR", "off")
+    assert compilation_cache_dir() is None
+    monkeypatch.delenv("OGN_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compilation_cache_dir() == tmp_path / "xdg" / "ogn" / "jax"

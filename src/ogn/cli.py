@@ -427,6 +427,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def compilation_cache_dir() -> Path | None:
+    """Where compiled XLA programs persist between runs: $OGN_CACHE_DIR, else $XDG_CACHE_HOME/ogn/jax or
+    ~/.cache/ogn/jax; OGN_CACHE_DIR=off disables it. Safe to delete at any time."""
+    import os
+
+    setting = os.environ.get("OGN_CACHE_DIR")
+    if setting is not None:
+        return None if setting.strip().lower() in ("", "0", "off", "none") else Path(setting)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ogn" / "jax"
+
+
+def use_compilation_cache() -> None:
+    """A second run with the same shapes loads its programs instead of compiling them again."""
+    directory = compilation_cache_dir()
+    if directory is None:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # a read-only home: run without the cache rather than fail
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def main(argv=None) -> int:
     import warnings
 
@@ -435,6 +461,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        use_compilation_cache()
         return args.func(args)
     except (ValueError, OSError, RuntimeError, ArithmeticError) as err:
         from rich.markup import escape
