@@ -7,7 +7,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS = [  # (layer, module prefixes), lowest first
-    ("core", ["ogn", "ogn.units", "ogn.config", "ogn.progress", "ogn.systems", "ogn.io"]),
+    ("core", ["ogn", "ogn.units", "ogn.config", "ogn.progress", "ogn.periodic", "ogn.systems", "ogn.io"]),
     ("md", ["ogn.md"]),
     ("data", ["ogn.data"]),
     ("model", ["ogn.model"]),

@@ -450,7 +450,7 @@ def use_compilation_cache() -> None:
     import jax
 
     jax.config.update("jax_compilation_cache_dir", str(directory))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # start-up is many small compiles
 
 
 def main(argv=None) -> int:

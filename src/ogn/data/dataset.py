@@ -25,6 +25,7 @@ import numpy as np
 from ogn import __version__
 from ogn.io.files import atomic_write_text
 from ogn.io.h5md import n_frames, read_trajectory
+from ogn.periodic import minimum_image
 from ogn.systems import System
 
 DATASET_FILE = "dataset.json"
@@ -156,7 +157,7 @@ class Frames:
         """(P, N, 6) [dr, dv] by minimum image."""
         t, f = starts[:, 0], starts[:, 1]
         dr = self.positions[t, f + k] - self.positions[t, f]
-        dr -= self.box * np.round(dr / self.box)
+        dr = minimum_image(dr, self.box)
         return np.concatenate([dr, self.velocities[t, f + k] - self.velocities[t, f]], -1)
 
 

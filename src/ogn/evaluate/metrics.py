@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ogn.periodic import minimum_image
 from ogn.systems import System
-
-
-def minimum_image(d: np.ndarray, box: float) -> np.ndarray:
-    return d - box * np.round(d / box)
 
 
 def rmse(predicted: np.ndarray, true: np.ndarray, box: float | None = None) -> np.ndarray:

@@ -13,7 +13,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax_md import space
+
+from ogn.periodic import minimum_image
 
 
 class Graph(NamedTuple):
@@ -26,9 +27,7 @@ class Graph(NamedTuple):
 def dense_graph(positions: jax.Array, box: float, cutoff: float, capacity: int) -> Graph:
     """All pairs closer than `cutoff`, O(N^2): for the small boxes of training sets (N of a few hundred)."""
     n = positions.shape[0]
-    displacement_fn, _ = space.periodic(box)
-    # map_product(d)(R, R)[i, j] = d(R[j], R[i]) = r_j - r_i, through the periodic displacement
-    vectors = space.map_product(displacement_fn)(positions, positions)
+    vectors = minimum_image(positions[None, :, :] - positions[:, None, :], box)  # [i, j] = r_j - r_i
     within = (jnp.sum(vectors**2, axis=-1) < cutoff**2) & ~jnp.eye(n, dtype=bool)
     senders, receivers = jnp.nonzero(within, size=capacity, fill_value=n)
     real = senders < n
@@ -42,12 +41,9 @@ def neighbor_list_graph(positions: jax.Array, box: float, cutoff: float, neighbo
     `cutoff`, packed into `capacity` slots. The list holds ~1.7 times as many pairs (the skin shell and its
     own spare capacity); packing them keeps the network from running on that padding."""
     n = positions.shape[0]
-    displacement_fn, _ = space.periodic(box)
     senders, receivers = neighbor_idx[0], neighbor_idx[1]
     listed = senders < n
-    vectors = jax.vmap(displacement_fn)(
-        positions[receivers.clip(max=n - 1)], positions[senders.clip(max=n - 1)]
-    )
+    vectors = minimum_image(positions[receivers.clip(max=n - 1)] - positions[senders.clip(max=n - 1)], box)
     real = listed & (jnp.sum(vectors**2, axis=-1) < cutoff**2)
     (slots,) = jnp.nonzero(real, size=capacity, fill_value=real.shape[0])
     kept = slots < real.shape[0]
@@ -65,10 +61,8 @@ def with_margin(n_edges: int, margin: float) -> int:
 def count_edges(positions: np.ndarray, box: float, cutoff: float) -> np.ndarray:
     """Edges within `cutoff` of each configuration in (F, N, 3) `positions` (to size a capacity)."""
 
-    displacement_fn, _ = space.periodic(box)
-
     def count(r):
-        vectors = space.map_product(displacement_fn)(r, r)
+        vectors = minimum_image(r[None, :, :] - r[:, None, :], box)
         return jnp.sum(jnp.sum(vectors**2, axis=-1) < cutoff**2) - r.shape[0]
 
     return np.asarray(jax.jit(lambda p: jax.lax.map(count, p, batch_size=16))(jnp.asarray(positions)))
