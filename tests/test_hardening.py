@@ -210,3 +210,16 @@ def test_compilation_cache_location(monkeypatch, tmp_path):
     monkeypatch.delenv("OGN_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert compilation_cache_dir() == tmp_path / "xdg" / "ogn" / "jax"
+
+
+def test_energy_of_two_atoms_on_one_site_is_an_error(tmp_path, capsys):
+    from ogn.io.lammps_data import Structure, write_lammps_data
+
+    system = get_system("lj")
+    side = np.arange(7) * system.box / 7
+    grid = np.stack(np.meshgrid(side, side, side, indexing="ij"), -1).reshape(-1, 3)[: system.n_atoms].copy()
+    grid[10] = grid[3]
+    path = tmp_path / "overlap.data"
+    write_lammps_data(path, Structure(grid, system.species(), system.box), system.masses)
+    err = _error(["energy", "lj", str(path)], capsys)
+    assert "overlap.data: the energy is not finite; atoms 4 and 11 (in id order) are 0 sigma apart" in err

@@ -202,30 +202,15 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_energy(args) -> int:
-    from ogn.md.simulate import set_precision
-
-    set_precision("float64")
-    import dataclasses
-
-    import numpy as np
-
-    from ogn.io.structures import read_structure
-    from ogn.md.simulate import make_force_field
+    from ogn.md.simulate import structure_energy_and_forces
 
     system = _build_system(args)
-    structure = read_structure(args.structure, system.species_names)
-    counts = tuple(int(np.sum(structure.species == k)) for k in range(system.n_species))
-    system = dataclasses.replace(system, counts=counts, box=structure.box)
-    ff = make_force_field(system, structure.species)
-    positions = np.mod(structure.positions, system.box)
-    neighbor = ff.allocate(positions)
-    energy, forces = ff.energy_and_forces(positions, neighbor.idx)
-    forces = np.asarray(forces)
+    energy, forces = structure_energy_and_forces(system, args.structure)
     if args.json:
-        json.dump({"energy": float(energy), "forces": forces.tolist()}, sys.stdout)
+        json.dump({"energy": energy, "forces": forces.tolist()}, sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(f"potential energy: {float(energy)!r} {system.units.energy}")
+        print(f"potential energy: {energy!r} {system.units.energy}")
         print(f"forces ({system.units.energy}/{system.units.length}), atoms in id order:")
         for a, f in enumerate(forces.tolist()):
             print(f"{a + 1} {f[0]!r} {f[1]!r} {f[2]!r}")

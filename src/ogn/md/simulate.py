@@ -282,3 +282,42 @@ def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, v
     kinetic = np.asarray(per_frame(jnp.asarray(velocities, float_dtype()), ff.masses, system.units.mvv2e), dtype=float)
     momentum = np.einsum("n,fnk->fk", masses, velocities)
     return np.asarray(potential, dtype=float), kinetic, momentum
+
+
+def closest_pair(positions: np.ndarray, box: float) -> tuple[int, int, float]:
+    """(i, j, distance) of the closest pair by minimum image, in row blocks (no N x N array at large N)."""
+    from ogn.periodic import minimum_image
+
+    best = (0, 1, np.inf)
+    for start in range(0, len(positions), 512):
+        block = minimum_image(positions[start:start + 512, None, :] - positions[None, :, :], box)
+        distance = np.sqrt(np.sum(block**2, -1))
+        rows = np.arange(distance.shape[0])
+        distance[rows, start + rows] = np.inf
+        i, j = np.unravel_index(np.argmin(distance), distance.shape)
+        if distance[i, j] < best[2]:
+            best = (int(start + i), int(j), float(distance[i, j]))
+    return best
+
+
+def structure_energy_and_forces(system: System, path) -> tuple[float, np.ndarray]:
+    """`ogn energy`: the potential energy and (N, 3) forces of a structure file in float64 (atoms in id
+    order), the system reshaped to the file's atom count and box. A non-finite result is an error that
+    names the closest pair of atoms (two atoms on one site give an infinite or NaN energy)."""
+    import dataclasses
+
+    from ogn.io.structures import read_structure
+
+    set_precision("float64")
+    structure = read_structure(path, system.species_names)
+    counts = tuple(int(np.sum(structure.species == k)) for k in range(system.n_species))
+    system = dataclasses.replace(system, counts=counts, box=structure.box)
+    ff = make_force_field(system, structure.species)
+    positions = np.mod(structure.positions, system.box)
+    energy, forces = ff.energy_and_forces(positions, ff.allocate(positions).idx)
+    energy, forces = float(energy), np.asarray(forces, np.float64)
+    if not (np.isfinite(energy) and np.isfinite(forces).all()):
+        i, j, distance = closest_pair(positions, system.box)
+        raise ValueError(f"{path}: the energy is not finite; atoms {i + 1} and {j + 1} (in id order) are"
+                         f" {distance:.3g} {system.units.length} apart")
+    return energy, forces
