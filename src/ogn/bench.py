@@ -80,18 +80,15 @@ def time_jax(system, structure: Structure, steps: int, capacity_multiplier: floa
     """us/atom-step of the jax engine's compiled NVE chunk, timed on the second call."""
     import jax
 
-    from ogn.md.simulate import _nve_chunk, grow_neighbor_list, init_state, make_force_field
+    from ogn.md.simulate import _nve_chunk, init_state, make_force_field, redo_until_fits
 
     ff = make_force_field(system, structure.species, capacity_multiplier)
     neighbor = ff.allocate(np.mod(structure.positions, system.box))
     state = init_state(ff, structure.positions, structure.velocities, neighbor)
     for attempt in range(2):
-        while True:
-            new_state, new_neighbor, out = _nve_chunk(ff, system.dt, state, neighbor, 1, steps)
-            jax.block_until_ready(out)
-            if not bool(new_neighbor.did_buffer_overflow):
-                break
-            neighbor = grow_neighbor_list(ff, state.positions, neighbor)
+        (new_state, new_neighbor, out), neighbor = redo_until_fits(
+            lambda nb: jax.block_until_ready(_nve_chunk(ff, system.dt, state, nb, 1, steps)),  # noqa: B023 (called at once)
+            lambda result: result[1].did_buffer_overflow, ff, state.positions, neighbor)
         if attempt == 0:
             state, neighbor = new_state, new_neighbor
     t0 = time.perf_counter()

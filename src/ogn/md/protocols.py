@@ -22,9 +22,9 @@ from ogn.md.simulate import (
     SimulationError,
     check_state,
     float_dtype,
-    grow_neighbor_list,
     init_state,
     kinetic_energy,
+    redo_until_fits,
     velocity_verlet_step,
 )
 from ogn.systems import System
@@ -112,11 +112,8 @@ def minimize(
 
     scale = jnp.asarray(1.0, dtype=R.dtype)
     for _ in range(0, max_steps, chunk):
-        new_R, new_neighbor, new_scale = run(R, neighbor, scale, chunk)
-        if bool(new_neighbor.did_buffer_overflow):
-            neighbor = grow_neighbor_list(ff, R, neighbor)
-            continue
-        R, neighbor, scale = new_R, new_neighbor, new_scale
+        (R, neighbor, scale), _ = redo_until_fits(lambda nb: run(R, nb, scale, chunk),  # noqa: B023 (called at once)
+                                                  lambda result: result[1].did_buffer_overflow, ff, R, neighbor)
         forces = np.asarray(ff.energy_and_forces(R, neighbor.idx)[1])
         if not np.all(np.isfinite(forces)):
             raise SimulationError("minimisation produced non-finite forces")
@@ -162,10 +159,9 @@ def equilibrate_rescale(
 
     steps = 0
     while steps < max_steps:
-        new_state, new_neighbor, ratio = run_block(state, neighbor)
-        if bool(new_neighbor.did_buffer_overflow):
-            neighbor = grow_neighbor_list(ff, state.positions, neighbor)
-            continue
+        (new_state, new_neighbor, ratio), _ = redo_until_fits(
+            lambda nb: run_block(state, nb),  # noqa: B023 (called at once)
+            lambda result: result[1].did_buffer_overflow, ff, state.positions, neighbor)
         check_state(ff, new_state, steps + block, None)
         state, neighbor = new_state, new_neighbor
         steps += block
@@ -231,11 +227,8 @@ def quench_nose_hoover(
 
     done = 0
     while done < n_steps:
-        new_nvt, new_neighbor = run_block(nvt, neighbor, done)
-        if bool(new_neighbor.did_buffer_overflow):
-            neighbor = grow_neighbor_list(ff, nvt.position, neighbor)
-            continue
-        nvt, neighbor = new_nvt, new_neighbor
+        (nvt, neighbor), _ = redo_until_fits(lambda nb: run_block(nvt, nb, done),  # noqa: B023 (called at once)
+                                             lambda result: result[1].did_buffer_overflow, ff, nvt.position, neighbor)
         if not np.all(np.isfinite(np.asarray(nvt.position))):
             raise SimulationError(f"non-finite positions during the quench by step {done + block}")
         done += block

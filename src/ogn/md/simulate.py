@@ -182,6 +182,17 @@ def grow_neighbor_list(ff: ForceField, positions, neighbor, log=None):
     return fresh
 
 
+def redo_until_fits(run: Callable, overflowed: Callable, ff: ForceField, positions, neighbor, log=None):
+    """`run(neighbor)`, redone with a larger list (grown for `positions`) for as long as `overflowed(result)`
+    says its list overflowed: nothing is ever computed on a truncated list. The one regrow-and-redo loop of
+    the MD engine, its protocols and the energies of frames. Returns (result, the list it ran with)."""
+    while True:
+        result = run(neighbor)
+        if not bool(overflowed(result)):
+            return result, neighbor
+        neighbor = grow_neighbor_list(ff, positions, neighbor, log)
+
+
 def _capacity(neighbor) -> int:
     return int(neighbor.idx.shape[-1])
 
@@ -227,11 +238,9 @@ def run_nve(
     step = first_step
     while frames_left:
         n_frames = min(frames_per_chunk, frames_left)
-        while True:
-            new_state, new_neighbor, out = _nve_chunk(ff, dt, state, neighbor, n_frames, every)
-            if not bool(new_neighbor.did_buffer_overflow):
-                break
-            neighbor = grow_neighbor_list(ff, state.positions, neighbor, log)
+        (new_state, new_neighbor, out), neighbor = redo_until_fits(
+            lambda nb: _nve_chunk(ff, dt, state, nb, n_frames, every),  # noqa: B023 (called at once)
+            lambda result: result[1].did_buffer_overflow, ff, state.positions, neighbor, log)
         check_state(ff, new_state, step + n_frames * every, max_temperature)
         state, neighbor = new_state, new_neighbor
         if on_frames is not None:
@@ -272,11 +281,8 @@ def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, v
         _, (energy, overflow) = jax.lax.scan(one, neighbor, frames)
         return energy, overflow.any()
 
-    neighbor = ff.allocate(wrapped[0])
-    potential, overflow = potentials(wrapped, neighbor)
-    while bool(overflow):
-        neighbor = grow_neighbor_list(ff, wrapped[0], neighbor)
-        potential, overflow = potentials(wrapped, neighbor)
+    (potential, _), _ = redo_until_fits(lambda nb: potentials(wrapped, nb), lambda result: result[1], ff,
+                                        wrapped[0], ff.allocate(wrapped[0]))
     masses = np.asarray(ff.masses)
     per_frame = jax.vmap(kinetic_energy, in_axes=(0, None, None))
     kinetic = np.asarray(per_frame(jnp.asarray(velocities, float_dtype()), ff.masses, system.units.mvv2e), dtype=float)
