@@ -100,7 +100,8 @@ def evaluate_run(
             first = {"t": t, "f": f, "true_r": true_r, "true_v": true_v, "predictions": predictions}
 
     rmse = {name: {q: np.mean(v, axis=0) for q, v in e.items()} for name, e in errors.items()}
-    spread = {name: {q: np.std(np.asarray(v)[:, -1]) for q, v in e.items()} for name, e in errors.items()}
+    with np.errstate(invalid="ignore"):  # a baseline that blew up has inf errors: its spread is None
+        spread = {name: {q: np.std(np.asarray(v)[:, -1]) for q, v in e.items()} for name, e in errors.items()}
 
     # energy and momentum along one rollout (Fig. 4B): OGN, MD at dt (the test trajectory), MD at k dt
     t0, f0 = first["t"], first["f"]
