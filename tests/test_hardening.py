@@ -223,3 +223,9 @@ def test_energy_of_two_atoms_on_one_site_is_an_error(tmp_path, capsys):
     write_lammps_data(path, Structure(grid, system.species(), system.box), system.masses)
     err = _error(["energy", "lj", str(path)], capsys)
     assert "overlap.data: the energy is not finite; atoms 4 and 11 (in id order) are 0 sigma apart" in err
+
+
+def test_dataset_records_its_precision(lj_dataset):
+    from ogn.data.dataset import read_metadata
+
+    assert read_metadata(lj_dataset)["precision"] == "float64"  # the tests run jax in float64

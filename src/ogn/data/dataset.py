@@ -68,6 +68,7 @@ def make_dataset(
     """Run the trajectories (skipping complete ones already there from the same spec) and write the
     metadata. Returns the metadata."""
     from ogn.md.run import GLASS_TEMPERATURE, MDConfig, run_md
+    from ogn.md.simulate import float_dtype
 
     if spec.glass and system.units.name != "lj":
         raise DatasetError(f"--glass quenches to T = {GLASS_TEMPERATURE} in LJ units; preset {system.name!r} is in {system.units.name}"
@@ -80,6 +81,7 @@ def make_dataset(
         "spec": dataclasses.asdict(spec),
         "ogn_version": __version__,
         "frames_per_trajectory": spec.steps + spec.k_max,
+        "precision": np.dtype(float_dtype()).name,  # of the MD that made the trajectories
         "train": [], "test": [],
     }
     if meta_path.exists():
