@@ -171,7 +171,7 @@ def cmd_rollout(args) -> int:
     replaces = Path(args.out).exists()
     summary, _ = rollout_to_file(args.run, args.init, args.out, args.steps, frame=args.frame,
                                  energies=args.energies, every=args.every, network_dtype=args.network_dtype,
-                                 log=console.log)
+                                 energy_correction=args.energy_correction, log=console.log)
     console.print(f"[bold]wrote[/bold] {args.out}{' (replacing the earlier file)' if replaces else ''}")
     for line in summary.lines():
         console.print("  " + line)
@@ -340,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--network-dtype", choices=NETWORK_DTYPES, default="float32",
                    help="dtype of the network's arithmetic; bfloat16 is for GPUs, slower on most CPUs (default float32)")
     p.add_argument("--every", type=int, default=1, help="write every E-th prediction (default 1: all)")
+    p.add_argument("--energy-correction", action="store_true",
+                   help="rescale velocities after every prediction so that the true total energy stays the"
+                        " start's (FlashMD's correction; needs the preset's potential, one energy evaluation per"
+                        " prediction; default: off, the learned map on its own)")
     p.add_argument("--energies", action="store_true",
                    help="evaluate the true potential energy of every written frame (default: off; the summary"
                         " still gives the total-energy change from the first and last states)")

@@ -179,6 +179,68 @@ def rollout(
     return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), simulate.edge_capacity)
 
 
+def rescale_to_kinetic(velocities: np.ndarray, masses: np.ndarray, target: float, mvv2e: float) -> np.ndarray:
+    """Velocities scaled about their centre-of-mass velocity so that the kinetic energy is `target`; the
+    total momentum is kept. Unchanged where the target is below the centre of mass's own kinetic energy."""
+    v = np.asarray(velocities, np.float64)
+    centre = np.einsum("n,nk->k", masses, v) / masses.sum()
+    relative = v - centre
+    own = 0.5 * mvv2e * masses.sum() * np.sum(centre**2)
+    internal = 0.5 * mvv2e * np.sum(masses[:, None] * relative**2)
+    if target <= own or internal <= 0:
+        return v
+    return centre + relative * np.sqrt((target - own) / internal)
+
+
+def energy_corrected_rollout(model: OGN, info: dict, system, positions, velocities, species, n_steps: int,
+                             log: Callable[[str], None] = print, network_dtype: str = "float32") -> Rollout:
+    """`rollout`, with the velocities rescaled after every prediction so that the total energy under the
+    system's true potential stays that of the start (FlashMD's correction; opt-in: it needs a potential
+    `ogn` knows and costs one energy evaluation per prediction). Momentum stays conserved."""
+    import jax
+
+    from ogn.md.simulate import make_force_field, redo_until_fits
+
+    k = int(info["k"])
+    if n_steps < k or n_steps % k:
+        raise ValueError(f"--steps counts MD steps and must be a positive multiple of the model's k = {k}, got {n_steps}")
+    box, species = system.box, np.asarray(species)
+    masses = system.atom_masses(species)
+    mvv2e = system.units.mvv2e
+    ff = make_force_field(system, species)
+    simulate = CompiledRollout(model, box, float(info["cutoff"]), species, masses, k * float(info["dt"]), 1,
+                               log=log, network_dtype=network_dtype)
+
+    @jax.jit
+    def potential(r, neighbor):
+        neighbor = neighbor.update(r)
+        return ff.energy_fn(r, neighbor.idx), neighbor
+
+    neighbor = ff.allocate(np.mod(positions, box))
+
+    def potential_energy(r):
+        nonlocal neighbor
+        wrapped = np.mod(np.asarray(r, np.float64), box)
+        (energy, neighbor), _ = redo_until_fits(lambda nb: potential(wrapped, nb),
+                                                lambda result: result[1].did_buffer_overflow, ff, wrapped, neighbor)
+        return float(energy)
+
+    kinetic = lambda v: 0.5 * mvv2e * float(np.sum(masses[:, None] * np.asarray(v, np.float64) ** 2))
+    total = potential_energy(positions) + kinetic(velocities)
+    r, v = jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32)
+    rs, vs = [], []
+    for i in range(n_steps // k):
+        r_next, v_next = simulate(r, v)
+        r = r_next[0]
+        v_new = rescale_to_kinetic(np.asarray(v_next[0]), masses, total - potential_energy(r), mvv2e)
+        if not (np.isfinite(np.asarray(r)).all() and np.isfinite(v_new).all()):
+            raise RolloutError(f"non-finite positions or velocities at prediction {i + 1} (MD step {(i + 1) * k})")
+        v = jnp.asarray(v_new, jnp.float32)
+        rs.append(np.asarray(r))
+        vs.append(np.asarray(v))
+    return Rollout(np.stack(rs), np.stack(vs), k * np.arange(1, n_steps // k + 1), simulate.edge_capacity)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # checks before a rollout and the summary after it
 
@@ -286,6 +348,7 @@ def physics_summary(info: dict, species, start: tuple, end: tuple, units, system
 
 def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_steps: int, frame: int = -1,
                     energies: bool = False, every: int = 1, network_dtype: str = "float32",
+                    energy_correction: bool = False,
                     log: Callable[[str], None] = print) -> tuple[PhysicsSummary, list[str]]:
     """`ogn rollout`: load a trained run and a start, check both, roll out, write H5MD to `out`.
 
@@ -310,8 +373,13 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
     for warning in warnings:
         log(f"warning: {warning}; the model was not trained on such states")
     log(f"rolling {run_dir} (k = {info['k']}) for {n_steps} MD steps from {init}, N = {system.n_atoms}")
-    result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
-                     log=log, network_dtype=network_dtype)
+    if energy_correction:
+        log("energy correction: velocities rescaled after every prediction to keep the start's total energy")
+        result = energy_corrected_rollout(model, info, system, start.positions, start.velocities, start.species,
+                                          n_steps, log=log, network_dtype=network_dtype)
+    else:
+        result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
+                         log=log, network_dtype=network_dtype)
     summary = physics_summary(info, start.species, (start.positions, start.velocities),
                               (result.positions[-1], result.velocities[-1]), units, system)
     written = slice(every - 1, None, every)
@@ -325,7 +393,7 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
         kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", masses, velocities.astype(np.float64) ** 2)
         potential = np.full(len(kinetic), np.nan)
     meta = {"system": system.describe(), "model": str(run_dir), "k": info["k"], "init": str(init),
-            "network_dtype": network_dtype, "potential_energy": "true potential" if energies else "not computed"}
+            "network_dtype": network_dtype, "energy_correction": energy_correction, "potential_energy": "true potential" if energies else "not computed"}
     with TrajectoryWriter(out, start.species, system.box, system.dt, meta, system.units.name) as writer:
         writer.append(steps, positions, velocities, potential, kinetic)
     return summary, warnings
