@@ -5,7 +5,7 @@ velocities at its temperature, seed 0), the network's raw prediction (dr, dv) on
 rollout. tests/test_checkpoint.py checks that every shipped model, loaded through the current checkpoint
 format, still gives these numbers: a converted or re-saved checkpoint cannot silently swap weights.
 
-    python scripts/shipped_reference.py tests/data/shipped_reference.npz
+    python scripts/shipped_reference.py tests/data/shipped_reference.npz [MODEL ...]   # a retrained model
 """
 
 import sys
@@ -38,12 +38,19 @@ def start_state(info: dict, seed: int = 0):
     return positions, velocities, species
 
 
-def main(out: str) -> None:
+def main(out: str, names: list[str]) -> None:
+    """Write the references of `names` (default: every shipped model) into `out`, keeping the others."""
     arrays = {}
+    if names and Path(out).is_file():
+        with np.load(out) as old:
+            arrays = {key: old[key] for key in old.files if key.split("/")[0] not in names}
     for run in sorted(MODELS.iterdir()):
+        if names and run.name not in names:
+            continue
         model, info, _ = load_run(run)
         r, v, s = start_state(info)
-        graph = dense_graph(jnp.asarray(r, jnp.float32), float(info["system"]["box"]), float(info["cutoff"]), len(r) * (len(r) - 1))
+        graph = dense_graph(jnp.asarray(r, jnp.float32), float(info["system"]["box"]), float(info["cutoff"]),
+                            len(r) * (len(r) - 1))
         dr, dv = model.raw_prediction(jnp.asarray(v, jnp.float32), jnp.asarray(s), graph)
         result = rollout(model, info, r, v, s, float(info["system"]["box"]), 10 * int(info["k"]), log=lambda m: None)
         for key, value in {"positions": r, "velocities": v, "species": s, "dr": dr, "dv": dv,
@@ -54,4 +61,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])
