@@ -16,7 +16,7 @@ learned network as a simulator that takes k MD steps per prediction.
 
 A workflow (LJ liquid; every command has --help):
   ogn dataset lj --out data/lj                                 # MD trajectories by the paper's protocol
-  ogn train configs/lj-fast-equivariant-cpu.yaml --out runs/lj # a Fast-OGN on them
+  ogn train configs/lj-fast-cpu.yaml --out runs/lj             # a Fast-OGN on them
   ogn rollout runs/lj --init data/lj/test/traj-000.h5 --steps 1000 --out rollout.h5
   ogn evaluate runs/lj --data data/lj                          # against MD and baselines: report.md
   ogn convert rollout.h5 rollout.extxyz                        # for OVITO
