@@ -1,7 +1,8 @@
 """The learned simulator: a trained OGN applied again and again, k MD steps per prediction.
 
 The whole rollout is one compiled `lax.scan`. Positions stay unwrapped (the graph is built through the
-periodic displacement, which needs no wrapping). After the scan the host checks two things: a graph that
+periodic displacement, which needs no wrapping). Every prediction keeps the start's total momentum
+exactly (the model's wrapper projects it, `conserve_momentum`). After the scan the host checks two things: a graph that
 outgrew its edge capacity (the rollout is redone with a larger capacity: never a silently dropped edge) and
 a non-finite prediction (a clear error naming the first bad prediction).
 """
