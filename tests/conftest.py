@@ -52,6 +52,14 @@ def relative_errors(energy, forces, ref_energy, ref_forces):
     return abs(float(energy) - ref_energy) / abs(ref_energy), np.abs(forces - ref_forces).max() / np.abs(ref_forces).max()
 
 
+@pytest.fixture(autouse=True)
+def _float64_after_each_test():
+    """Commands run in-process (`main(["md", ...])`) set the process's precision as a user's run would;
+    every test starts from float64 again, whatever ran before it."""
+    yield
+    jax.config.update("jax_enable_x64", True)
+
+
 LJ_DATASET_SPEC = DatasetSpec(trajectories=2, test_trajectories=1, steps=150, k_max=5, test_pairs=10)
 
 
