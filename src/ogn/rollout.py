@@ -156,17 +156,9 @@ def rollout(
 ) -> Rollout:
     """Roll the model `n_steps` MD steps (a multiple of its k) from one state. `skin`: of the cell-list
     neighbor list used above DENSE_MAX_ATOMS atoms (default 0.1 r_c); `network_dtype`: see CompiledRollout."""
-    k = int(info["k"])
-    if n_steps < k or n_steps % k:
-        raise ValueError(f"--steps counts MD steps and must be a positive multiple of the model's k = {k}, got {n_steps}")
+    k, n_predictions = check_request(model, info, species, box, n_steps)
     cutoff = float(info["cutoff"])
-    if box < 2 * cutoff:
-        raise ValueError(f"box {box:.6g} is smaller than twice the graph cutoff {cutoff:.6g}")
-    n_species = model.n_species
     species = np.asarray(species)
-    if species.min() < 0 or species.max() >= n_species:
-        raise ValueError(f"species {int(species.max())} unknown to this model, which knows {n_species} species")
-    n_predictions = n_steps // k
     masses = np.asarray(info["system"]["masses"], np.float64)[species]
     step_time = k * float(info["dt"])
     simulate = CompiledRollout(model, box, cutoff, species, masses, step_time, n_predictions, skin, log, network_dtype)
@@ -180,6 +172,26 @@ def rollout(
     return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), simulate.edge_capacity)
 
 
+def check_request(model: OGN, info: dict, species, box: float, n_steps: int) -> tuple[int, int]:
+    """(k, predictions) of a rollout of `n_steps` MD steps; a clear error for what the model cannot do."""
+    k = int(info["k"])
+    if n_steps < k or n_steps % k:
+        raise ValueError(f"--steps counts MD steps and must be a positive multiple of the model's k = {k}, got {n_steps}")
+    cutoff = float(info["cutoff"])
+    if box < 2 * cutoff:
+        raise ValueError(f"box {box:.6g} is smaller than twice the graph cutoff {cutoff:.6g}")
+    species = np.asarray(species)
+    if species.min() < 0 or species.max() >= model.n_species:
+        raise ValueError(f"species {int(species.max())} unknown to this model, which knows {model.n_species} species")
+    return k, n_steps // k
+
+
+def kinetic_energy(velocities, masses: np.ndarray, mvv2e: float):
+    """Kinetic energy of (..., N, 3) velocities in float64: (...)."""
+    v = np.asarray(velocities, np.float64)
+    return 0.5 * mvv2e * np.einsum("n,...nk->...", masses, v**2)
+
+
 def rescale_to_kinetic(velocities: np.ndarray, masses: np.ndarray, target: float, mvv2e: float) -> np.ndarray:
     """Velocities scaled about their centre-of-mass velocity so that the kinetic energy is `target`; the
     total momentum is kept. Unchanged where the target is below the centre of mass's own kinetic energy."""
@@ -187,7 +199,7 @@ def rescale_to_kinetic(velocities: np.ndarray, masses: np.ndarray, target: float
     centre = np.einsum("n,nk->k", masses, v) / masses.sum()
     relative = v - centre
     own = 0.5 * mvv2e * masses.sum() * np.sum(centre**2)
-    internal = 0.5 * mvv2e * np.sum(masses[:, None] * relative**2)
+    internal = kinetic_energy(relative, masses, mvv2e)
     if target <= own or internal <= 0:
         return v
     return centre + relative * np.sqrt((target - own) / internal)
@@ -202,9 +214,7 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
 
     from ogn.md.simulate import make_force_field, redo_until_fits
 
-    k = int(info["k"])
-    if n_steps < k or n_steps % k:
-        raise ValueError(f"--steps counts MD steps and must be a positive multiple of the model's k = {k}, got {n_steps}")
+    k, n_predictions = check_request(model, info, species, system.box, n_steps)
     box, species = system.box, np.asarray(species)
     masses = system.atom_masses(species)
     mvv2e = system.units.mvv2e
@@ -226,11 +236,10 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
                                                 lambda result: result[1].did_buffer_overflow, ff, wrapped, neighbor)
         return float(energy)
 
-    kinetic = lambda v: 0.5 * mvv2e * float(np.sum(masses[:, None] * np.asarray(v, np.float64) ** 2))
-    total = potential_energy(positions) + kinetic(velocities)
+    total = potential_energy(positions) + kinetic_energy(velocities, masses, mvv2e)
     r, v = jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32)
     rs, vs = [], []
-    for i in range(n_steps // k):
+    for i in range(n_predictions):
         r_next, v_next = simulate(r, v)
         r = r_next[0]
         v_new = rescale_to_kinetic(np.asarray(v_next[0]), masses, total - potential_energy(r), mvv2e)
@@ -239,7 +248,7 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
         v = jnp.asarray(v_new, jnp.float32)
         rs.append(np.asarray(r))
         vs.append(np.asarray(v))
-    return Rollout(np.stack(rs), np.stack(vs), k * np.arange(1, n_steps // k + 1), simulate.edge_capacity)
+    return Rollout(np.stack(rs), np.stack(vs), k * np.arange(1, n_predictions + 1), simulate.edge_capacity)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -253,8 +262,7 @@ RUNAWAY_TEMPERATURE = 10.0  # a start hotter than this many times the training t
 
 def kinetic_temperature(velocities: np.ndarray, masses: np.ndarray, units) -> float:
     """T with 3N - 3 degrees of freedom, as LAMMPS's `compute temp` (and `ogn md`)."""
-    kinetic = 0.5 * units.mvv2e * np.sum(masses[:, None] * np.asarray(velocities, np.float64) ** 2)
-    return float(2 * kinetic / ((3 * len(masses) - 3) * units.boltzmann))
+    return float(2 * kinetic_energy(velocities, masses, units.mvv2e) / ((3 * len(masses) - 3) * units.boltzmann))
 
 
 def training_temperature(info: dict) -> float:
@@ -391,7 +399,7 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
         potential, kinetic, _ = frame_energies(system, start.species, positions, velocities)
     else:
         masses = system.atom_masses(start.species)
-        kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", masses, velocities.astype(np.float64) ** 2)
+        kinetic = kinetic_energy(velocities, masses, units.mvv2e)
         potential = np.full(len(kinetic), np.nan)
     meta = {"system": system.describe(), "model": str(run_dir), "k": info["k"], "init": str(init),
             "network_dtype": network_dtype, "energy_correction": energy_correction, "potential_energy": "true potential" if energies else "not computed"}

@@ -18,7 +18,7 @@ from ogn.data.dataset import load_frames, read_metadata
 from ogn.evaluate import metrics
 from ogn.io.files import atomic_write_text
 from ogn.md.run import GLASS_TEMPERATURE
-from ogn.md.simulate import frame_energies
+from ogn.md.simulate import SimulationError, frame_energies, init_state, make_force_field, run_nve, set_precision
 from ogn.rollout import RolloutError, rollout
 from ogn.systems import System, check_same_system, system_from_description
 
@@ -26,8 +26,6 @@ from ogn.systems import System, check_same_system, system_from_description
 def md_rollout(system: System, species, positions, velocities, n_steps: int, every: int, dt: float):
     """Velocity Verlet (float64) at timestep `dt` for n_steps of that dt, a frame every `every` of them.
     Returns (positions, velocities) per frame, or None if it blew up."""
-    from ogn.md.simulate import SimulationError, init_state, make_force_field, run_nve, set_precision
-
     set_precision("float64")
     system = dataclasses.replace(system, dt=dt)
     ff = make_force_field(system, species)

@@ -31,8 +31,6 @@ class TrajectoryWriter:
         self.n_atoms = len(species)
         self.dt = dt
         self.n_frames = 0
-        self.replaces = self.path.exists()  # a completed run overwrites PATH; callers say so
-        self.final_path: Path | None = None
         f = h5py.File(self.tmp, "w")
         self.file = f
         h5 = f.create_group("h5md")
@@ -89,9 +87,9 @@ class TrajectoryWriter:
         """Rename the file to PATH when complete, else to failed_path(PATH); returns where it went."""
         self.file["parameters/ogn"].attrs["status"] = status
         self.file.close()
-        self.final_path = self.path if status == "complete" else failed_path(self.path)
-        os.replace(self.tmp, self.final_path)
-        return self.final_path
+        final = self.path if status == "complete" else failed_path(self.path)
+        os.replace(self.tmp, final)
+        return final
 
     def __enter__(self):
         return self
