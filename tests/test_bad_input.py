@@ -87,7 +87,7 @@ def test_data_file_valid_styles_still_read(tmp_path, atoms, rows, charges):
     s = read_lammps_data(_data_file(tmp_path / "ok.data", rows=rows, atoms=atoms), n_species=2)
     np.testing.assert_array_equal(s.positions, [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
     np.testing.assert_array_equal(s.species, [0, 1, 0])
-    assert s.box == 6.0
+    np.testing.assert_array_equal(s.box, [6.0, 6.0, 6.0])
     assert (s.charges is None) if charges is None else s.charges.tolist() == charges
 
 
@@ -167,17 +167,26 @@ def test_binary_input(tmp_path, name, junk):
         _refuses(read, path, f"{name}:2:", "not a text file", error=DataFileError)
 
 
-# 7. a non-cubic H5MD box
+# 7. H5MD boxes: orthorhombic ones are read, a time-dependent (NPT) box is refused
 @pytest.mark.parametrize("edges", [[5.0, 6.0, 7.0], [5.0, 5.0, 7.0]])
-def test_h5md_orthorhombic_box(tmp_path, edges):
+def test_h5md_orthorhombic_box_is_read(tmp_path, edges):
     path = _h5md_file(tmp_path / "ortho.h5", edges=edges)
+    np.testing.assert_array_equal(read_trajectory(path).box, edges)
+    np.testing.assert_array_equal(read_structure(path, SPECIES).box, edges)
+
+
+def test_h5md_time_dependent_box_is_refused(tmp_path):
+    path = _h5md_file(tmp_path / "npt.h5")
+    with h5py.File(path, "r+") as f:
+        del f["particles/all/box/edges"]
+        f.create_dataset("particles/all/box/edges/value", data=np.full((2, 3), 5.0))
     for read in (read_trajectory, lambda p: read_structure(p, SPECIES)):
-        _refuses(read, path, "orthorhombic boxes are not supported yet: edges", str(edges))
+        _refuses(read, path, "the box changes with time")
 
 
-def test_h5md_cubic_box_is_a_float(tmp_path):
+def test_h5md_cubic_box_is_three_sides(tmp_path):
     t = read_trajectory(_h5md_file(tmp_path / "cube.h5"))
-    assert type(t.box) is float and t.box == 5.0
+    np.testing.assert_array_equal(t.box, [5.0, 5.0, 5.0])
 
 
 # 8. empty files

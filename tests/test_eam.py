@@ -43,15 +43,15 @@ def jittered_lattice(system, seed=0):
     rng = np.random.default_rng(seed)
     per_side = int(np.ceil(system.n_atoms ** (1 / 3)))
     sites = np.stack(np.meshgrid(*[np.arange(per_side)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    sites = sites[rng.permutation(len(sites))[: system.n_atoms]] * (system.box / per_side)
-    return np.mod(sites + rng.uniform(-0.1, 0.1, sites.shape), system.box)
+    sites = sites[rng.permutation(len(sites))[: system.n_atoms]] * (system.sides / per_side)
+    return np.mod(sites + rng.uniform(-0.1, 0.1, sites.shape), system.sides)
 
 
 def neighbor_idx(system, positions):
-    displacement, _ = space.periodic(system.box)
+    displacement, _ = space.periodic(system.sides)
     potential = system.potential
     neighbor_fn = partition.neighbor_list(
-        displacement, system.box, potential.cutoff, system.skin, format=potential.neighbor_format
+        displacement, system.sides, potential.cutoff, system.skin, format=potential.neighbor_format
     )
     return neighbor_fn.allocate(jnp.asarray(positions)).idx
 
@@ -60,7 +60,7 @@ def energy_and_forces_fn(system, potential=None, species=None):
     """(positions, neighbor idx) -> (energy, (N, 3) forces), compiled once per call of this function."""
     potential = potential or system.potential
     species = system.species() if species is None else species
-    displacement, _ = space.periodic(system.box)
+    displacement, _ = space.periodic(system.sides)
     value_and_grad = jax.jit(jax.value_and_grad(potential.energy_fn(displacement, jnp.asarray(species))))
 
     def energy_and_forces(positions, idx):
@@ -75,7 +75,7 @@ def atoms_with_a_pair_past_the_table(system, positions):
     the last slope, so its force is not the gradient of its energy (ours is) by ~|slope|/r per such pair."""
     potential = system.potential
     dR = positions[:, None] - positions[None]
-    dR -= system.box * np.round(dR / system.box)
+    dR -= system.sides * np.round(dR / system.sides)
     r = np.sqrt(np.sum(dR * dR, axis=-1))
     return np.any((r >= (potential.nr - 1) * potential.dr) & (r < potential.cutoff), axis=1)
 
@@ -102,7 +102,7 @@ def write_setfl_fs(path: Path, potential: FinnisSinclair) -> None:
 
 
 def assert_matches_lammps(system, positions, energy, forces):
-    lammps_energy, lammps_forces = reference_energy_forces(system, Structure(positions, system.species(), system.box))
+    lammps_energy, lammps_forces = reference_energy_forces(system, Structure(positions, system.species(), system.sides))
     assert abs(energy - lammps_energy) <= TOLERANCE * abs(lammps_energy)
     force_error = np.abs(forces - lammps_forces).max(axis=1)
     assert force_error.max() <= TOLERANCE * np.abs(lammps_forces).max()

@@ -35,8 +35,8 @@ def _trajectory_of(system, path):
     rng = np.random.default_rng(0)
     n = system.n_atoms
     meta = {"system": system.describe()}
-    with TrajectoryWriter(path, system.species(), system.box, system.dt, meta, system.units.name) as w:
-        w.append([0], rng.uniform(0, system.box, (1, n, 3)), rng.normal(size=(1, n, 3)), [0.0], [0.0])
+    with TrajectoryWriter(path, system.species(), system.sides, system.dt, meta, system.units.name) as w:
+        w.append([0], rng.uniform(0, system.sides, (1, n, 3)), rng.normal(size=(1, n, 3)), [0.0], [0.0])
     return path
 
 
@@ -138,10 +138,10 @@ def test_energy_prints_plain_numbers(tmp_path, capsys):
 
     system = get_system("lj")
     rng = np.random.default_rng(0)
-    side = np.arange(7) * system.box / 7
+    side = np.arange(7) * system.box[0] / 7
     grid = np.stack(np.meshgrid(side, side, side, indexing="ij"), -1).reshape(-1, 3)[: system.n_atoms]
     path = tmp_path / "lj.data"
-    write_lammps_data(path, Structure(grid + rng.normal(0, 0.01, grid.shape), system.species(), system.box),
+    write_lammps_data(path, Structure(grid + rng.normal(0, 0.01, grid.shape), system.species(), system.sides),
                       system.masses)
     assert main(["energy", "lj", str(path)]) == 0
     out = capsys.readouterr().out
@@ -216,11 +216,11 @@ def test_energy_of_two_atoms_on_one_site_is_an_error(tmp_path, capsys):
     from ogn.io.lammps_data import Structure, write_lammps_data
 
     system = get_system("lj")
-    side = np.arange(7) * system.box / 7
+    side = np.arange(7) * system.box[0] / 7
     grid = np.stack(np.meshgrid(side, side, side, indexing="ij"), -1).reshape(-1, 3)[: system.n_atoms].copy()
     grid[10] = grid[3]
     path = tmp_path / "overlap.data"
-    write_lammps_data(path, Structure(grid, system.species(), system.box), system.masses)
+    write_lammps_data(path, Structure(grid, system.species(), system.sides), system.masses)
     err = _error(["energy", "lj", str(path)], capsys)
     assert "overlap.data: the energy is not finite; atoms 4 and 11 (in id order) are 0 sigma apart" in err
 

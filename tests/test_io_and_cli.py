@@ -18,7 +18,7 @@ def _lj_structure(seed=0, n_atoms=None):
     rng = np.random.default_rng(seed)
     pos = protocols.random_positions(system, rng)
     vel = protocols.gaussian_velocities(system, system.species(), system.temperature, rng)
-    return system, Structure(pos, system.species(), system.box, vel)
+    return system, Structure(pos, system.species(), system.sides, vel)
 
 
 def test_data_file_round_trip_in_atom_id_order(tmp_path):
@@ -39,7 +39,7 @@ def test_data_file_round_trip_in_atom_id_order(tmp_path):
 
 def test_unwrapped_positions_survive_data_file(tmp_path):
     system, s = _lj_structure()
-    s.positions[0] += [2.5 * system.box, -system.box, 0.0]
+    s.positions[0] += [2.5 * system.box[0], -system.box[1], 0.0]
     write_lammps_data(tmp_path / "u.data", s, system.masses)
     back = read_lammps_data(tmp_path / "u.data")
     np.testing.assert_allclose(back.positions, s.positions, rtol=0, atol=1e-12)
@@ -80,7 +80,7 @@ def test_energy_command_json_matches_library(tmp_path, capsys):
     assert main(["energy", "lj", str(path), "--n-atoms", "300", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     ff = make_force_field(system, s.species)
-    R = np.mod(s.positions, system.box)
+    R = np.mod(s.positions, system.sides)
     e, f = ff.energy_and_forces(R, ff.allocate(R).idx)
     assert out["energy"] == pytest.approx(float(e), rel=1e-12)
     np.testing.assert_allclose(out["forces"], np.asarray(f), rtol=1e-10, atol=1e-10)

@@ -23,7 +23,7 @@ CAPACITY = 40_000
 def config(request):
     """An LJ liquid configuration (from LAMMPS) with velocities and species."""
     snap = request.getfixturevalue("lammps_snapshot")("lj")
-    return snap.positions, snap.velocities, snap.species, get_system("lj").box
+    return snap.positions, snap.velocities, snap.species, get_system("lj").sides
 
 
 def make_model(layers=2, order="per-node", seed=0):
@@ -184,19 +184,19 @@ def test_each_symmetry_maps_a_pair_to_the_pair_md_gives(config, lammps_snapshot)
     k = 5
 
     def md_target(positions, velocities):
-        neighbor = ff.allocate(jnp.asarray(np.mod(positions, system.box)))
+        neighbor = ff.allocate(jnp.asarray(np.mod(positions, system.sides)))
         state = init_state(ff, positions, velocities, neighbor)
         frames = []
         run_nve(ff, state, neighbor, k, k, on_frames=frames.append)
         dr = frames[-1].positions[-1] - positions
-        dr -= system.box * np.round(dr / system.box)
+        dr -= system.sides * np.round(dr / system.sides)
         return np.concatenate([dr, frames[-1].velocities[-1] - velocities], -1)
 
-    positions = np.mod(snap.positions, system.box)
+    positions = np.mod(snap.positions, system.sides)
     target = md_target(positions, snap.velocities)
     assert np.abs(target[:, :3]).max() > 0.01  # the atoms moved
     for m in cube_symmetries():
-        p, v, t = (np.asarray(x) for x in apply_symmetry(jnp.asarray(m), system.box, positions, snap.velocities,
+        p, v, t = (np.asarray(x) for x in apply_symmetry(jnp.asarray(m), system.sides, positions, snap.velocities,
                                                           target))
         np.testing.assert_allclose(md_target(p, v), t, rtol=0, atol=1e-9)
 

@@ -62,10 +62,10 @@ def test_untrained_model_on_a_random_state_conserves_momentum():
     model.target_normalizer.count[...] = jnp.asarray(1.0)
     model.target_normalizer.mean[...] = jnp.asarray([1e-3] * 3 + [0.5] * 3, jnp.float32)
     model.target_normalizer.m2[...] = jnp.asarray([1e-6] * 3 + [1.0] * 3, jnp.float32)
-    r = rng.uniform(0, system.box, (len(species), 3))
+    r = rng.uniform(0, system.sides, (len(species), 3))
     v = rng.normal(0, 5.0, (len(species), 3)) + 2.0
     info = {"k": 10, "dt": system.dt, "cutoff": 5.0, "system": system.describe()}
-    result = rollout(model, info, r, v, species, system.box, 1000, log=lambda s: None)
+    result = rollout(model, info, r, v, species, system.sides, 1000, log=lambda s: None)
     thermal = np.sqrt(np.sum(masses) * np.mean(masses) * 25.0)
     check_conserved(masses, r.astype(np.float32), v.astype(np.float32), result, 10 * system.dt, thermal)
 

@@ -41,11 +41,11 @@ def jittered_lattice(system, seed=0, jitter=0.12):
     rng = np.random.default_rng(seed)
     n = system.n_atoms
     m = int(np.ceil(n ** (1 / 3)))
-    sites = np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3) * system.box / m
+    sites = np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3) * system.sides / m
     sites = sites[rng.choice(len(sites), n, replace=False)]
-    positions = np.mod(sites + rng.normal(0.0, jitter, sites.shape), system.box)
+    positions = np.mod(sites + rng.normal(0.0, jitter, sites.shape), system.sides)
     species = rng.permutation(system.species())
-    assert pair_distances(positions, system.box).min() >= system.min_distance
+    assert pair_distances(positions, system.sides).min() >= system.min_distance
     return positions, species
 
 
@@ -74,16 +74,16 @@ def case(request):
     system = get_system("silica") if request.param == 363 else get_system("silica", n_atoms=request.param)
     assert system.charges == system.potential.charges  # LAMMPS reads the former, energy_fn the latter
     positions, species = jittered_lattice(system)
-    displacement, _ = space.periodic(system.box)
+    displacement, _ = space.periodic(system.sides)
     neighbor_fn = partition.neighbor_list(
-        displacement, system.box, system.potential.cutoff, system.skin, format=system.potential.neighbor_format
+        displacement, system.sides, system.potential.cutoff, system.skin, format=system.potential.neighbor_format
     )
     neighbors = neighbor_fn.allocate(jnp.asarray(positions))
     energy_fn = jax.jit(system.potential.energy_fn(displacement, jnp.asarray(species)))
     energy, grad = jax.value_and_grad(energy_fn)(jnp.asarray(positions), neighbors.idx)
     return {
         "system": system,
-        "structure": Structure(positions, species, system.box),
+        "structure": Structure(positions, species, system.sides),
         "energy_fn": energy_fn,
         "idx": neighbors.idx,
         "energy": float(energy),
@@ -131,7 +131,7 @@ def test_lammps_coul_dsf_polynomial_erfc(case):
     assert np.all(np.abs(case["forces"] - f_ref) <= force_bound[:, None])
 
     # and our erfc="abramowitz-stegun" energy is the energy coul/dsf computes
-    displacement, _ = space.periodic(system.box)
+    displacement, _ = space.periodic(system.sides)
     energy_fn = as_potential.energy_fn(displacement, jnp.asarray(structure.species))
     e_as = float(jax.jit(energy_fn)(jnp.asarray(structure.positions), case["idx"]))
     assert abs(e_as - e_ref) <= 1e-12 * abs(e_ref), (e_as, e_ref)

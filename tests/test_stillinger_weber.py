@@ -27,8 +27,8 @@ def jittered_lattice(system, seed: int) -> np.ndarray:
     n = system.n_atoms
     per_side = int(np.ceil(n ** (1 / 3)))
     sites = np.stack(np.meshgrid(*[np.arange(per_side)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    sites = sites[rng.choice(len(sites), n, replace=False)] * (system.box / per_side)
-    return np.mod(sites + rng.normal(0.0, 0.05, sites.shape), system.box)
+    sites = sites[rng.choice(len(sites), n, replace=False)] * (system.sides / per_side)
+    return np.mod(sites + rng.normal(0.0, 0.05, sites.shape), system.sides)
 
 
 def random_packing(system, seed: int, min_distance: float = 2.2) -> np.ndarray:
@@ -36,9 +36,9 @@ def random_packing(system, seed: int, min_distance: float = 2.2) -> np.ndarray:
     rng = np.random.default_rng(seed)
     placed = np.empty((0, 3))
     while len(placed) < system.n_atoms:
-        x = rng.uniform(0.0, system.box, 3)
+        x = rng.uniform(0.0, system.sides, 3)
         d = placed - x
-        d -= system.box * np.round(d / system.box)
+        d -= system.sides * np.round(d / system.sides)
         if len(placed) == 0 or np.min(np.linalg.norm(d, axis=1)) >= min_distance:
             placed = np.vstack([placed, x])
     return placed
@@ -49,10 +49,10 @@ def neighbor_list_model(system, width: int = 48):
 
     neighbors_of pads every Dense list to the same width, so one compilation serves all configurations.
     """
-    displacement, _ = space.periodic(system.box)
+    displacement, _ = space.periodic(system.sides)
     neighbor_fn = partition.neighbor_list(
         displacement,
-        system.box,
+        system.sides,
         system.potential.cutoff,
         system.skin,
         format=system.potential.neighbor_format,
@@ -123,13 +123,13 @@ def test_matches_lammps_and_brute_force_128(silicon, silicon_model, make_positio
     positions = make_positions(silicon, seed=0)
     energy, forces = energy_and_forces(silicon_model, positions)
 
-    two_body, three_body, n_bonded = brute_force_energy(silicon.potential, positions, silicon.box)
+    two_body, three_body, n_bonded = brute_force_energy(silicon.potential, positions, silicon.sides)
     # the three-body term must carry real weight, or this would test the pair term only
     assert np.median(n_bonded) >= 8
     assert three_body > 0.3 * abs(two_body)
     assert energy == pytest.approx(two_body + three_body, rel=1e-12)
 
-    ref_energy, ref_forces = reference_energy_forces(silicon, Structure(positions, silicon.species(), silicon.box))
+    ref_energy, ref_forces = reference_energy_forces(silicon, Structure(positions, silicon.species(), silicon.sides))
     energy_error, force_error = relative_errors(energy, forces, ref_energy, ref_forces)
     assert energy_error <= RTOL_LAMMPS, (energy, ref_energy)
     assert force_error <= RTOL_LAMMPS
@@ -139,7 +139,7 @@ def test_matches_lammps_300_atoms():
     system = get_system("silicon", n_atoms=300)
     positions = jittered_lattice(system, seed=1)
     energy, forces = energy_and_forces(neighbor_list_model(system), positions)
-    ref_energy, ref_forces = reference_energy_forces(system, Structure(positions, system.species(), system.box))
+    ref_energy, ref_forces = reference_energy_forces(system, Structure(positions, system.species(), system.sides))
     energy_error, force_error = relative_errors(energy, forces, ref_energy, ref_forces)
     assert energy_error <= RTOL_LAMMPS, (energy, ref_energy)
     assert force_error <= RTOL_LAMMPS

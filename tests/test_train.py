@@ -82,12 +82,12 @@ def test_config_from_yaml(tmp_path):
 def test_graph_cutoff_beyond_half_the_box_is_refused(lj_dataset, tmp_path):
     config = small_config(lj_dataset)
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, graph_cutoff=3.5))  # box 6.04
-    with pytest.raises(ValueError, match="graph_cutoff 3.5 is more than half the dataset's box"):
+    with pytest.raises(ValueError, match="graph_cutoff 3.5 is more than half the dataset's smallest box side"):
         train_and_evaluate(config, tmp_path / "run", log=lambda s: None)
 
 
 def test_schedule_covers_each_pair_once_per_epoch_and_resumes_identically():
-    schedule = Schedule(n_pairs=37, batch_size=3, seed=4, augment=True)
+    schedule = Schedule(n_pairs=37, batch_size=3, seed=4, n_symmetries=48)
     picks = schedule.picks(0, 37)  # 111 pairs: three epochs
     flat = picks.reshape(-1, 2)
     for e in range(3):
@@ -95,8 +95,8 @@ def test_schedule_covers_each_pair_once_per_epoch_and_resumes_identically():
     assert not np.array_equal(flat[:37], flat[37:74])
     assert len(np.unique(flat[:, 1])) > 10  # symmetries vary
     np.testing.assert_array_equal(np.concatenate([schedule.picks(0, 11), schedule.picks(11, 26)]), picks)
-    np.testing.assert_array_equal(Schedule(37, 3, 4, True).picks(20, 5), picks[20:25])
-    assert not Schedule(37, 1, 4, False).picks(0, 37)[..., 1].any()
+    np.testing.assert_array_equal(Schedule(37, 3, 4, 48).picks(20, 5), picks[20:25])
+    assert not Schedule(37, 1, 4, 1).picks(0, 37)[..., 1].any()
 
 
 def test_resume_continues_exactly_and_interrupt_leaves_a_checkpoint(lj_dataset, tmp_path):

@@ -29,7 +29,7 @@ def test_energy_and_forces_match_lammps(preset, n_atoms, lammps_snapshot):
     system = get_system(preset, n_atoms=n_atoms)
     snap = lammps_snapshot(preset, n_atoms)
     ff = make_force_field(system, snap.species)
-    positions = np.mod(snap.positions, system.box)
+    positions = np.mod(snap.positions, system.sides)
     neighbor = ff.allocate(positions)
     energy, forces = ff.energy_and_forces(positions, neighbor.idx)
     ref_energy, ref_forces = reference_energy_forces(system, snap)

@@ -51,7 +51,7 @@ def prepare_liquid(system, seed: int = 0) -> Structure:
             scatter(lmp, "v", protocols.gaussian_velocities(system, structure.species, t, rng))
             lmp.commands_list(["fix 1 all nve", f"fix 2 all temp/rescale 1 {t!r} {t!r} 0.0 1.0", "run 200"])
             n = structure.n_atoms
-            x = gather(lmp, "x", n) + gather(lmp, "image", n) * system.box
+            x = gather(lmp, "x", n) + gather(lmp, "image", n) * system.sides
             v = gather(lmp, "v", n)
         finally:
             lmp.close()
@@ -83,7 +83,7 @@ def time_jax(system, structure: Structure, steps: int, capacity_multiplier: floa
     from ogn.md.simulate import _nve_chunk, init_state, make_force_field, redo_until_fits
 
     ff = make_force_field(system, structure.species, capacity_multiplier)
-    neighbor = ff.allocate(np.mod(structure.positions, system.box))
+    neighbor = ff.allocate(np.mod(structure.positions, system.sides))
     state = init_state(ff, structure.positions, structure.velocities, neighbor)
     for attempt in range(2):
         (new_state, new_neighbor, out), neighbor = redo_until_fits(
@@ -181,7 +181,7 @@ def bench_train(layers=(2, 10), orders=("per-node", "per-edge"), preset="lj", st
     system = get_system(preset)
     structure = prepare_liquid(system)
     ff = make_force_field(system, structure.species)
-    neighbor = ff.allocate(jnp.asarray(np.mod(structure.positions, system.box)))
+    neighbor = ff.allocate(jnp.asarray(np.mod(structure.positions, system.sides)))
     chunks = []
     run_nve(ff, init_state(ff, structure.positions, structure.velocities, neighbor), neighbor, 40, 1,
             on_frames=chunks.append)

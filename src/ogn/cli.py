@@ -34,9 +34,11 @@ def _console():
 @contextlib.contextmanager
 def progress_bar(description: str, total: int | None):
     """A rich progress bar on stderr; yields advance(n)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=_console(), transient=False) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
@@ -51,6 +53,9 @@ def _system_args(p: argparse.ArgumentParser) -> None:
                                             " preset's)")
     p.add_argument("--skin", type=float, help="override the neighbor-list skin, r_c = cutoff + skin (LJ: sigma;"
                                               " metal presets: Angstrom; default: the preset's)")
+    p.add_argument("--box", type=float, nargs=3, metavar=("LX", "LY", "LZ"),
+                   help="orthorhombic box sides (LJ: sigma; metal presets: Angstrom), replacing the preset's cube at"
+                        " the same atom count (default: the preset's cube, scaled with --n-atoms)")
     p.add_argument("--potential", help="cuzr: an .eam.fs file instead of LAMMPS's CuZr_mm.eam.fs")
 
 
@@ -60,6 +65,7 @@ def _build_system(args):
     return get_system(
         args.preset, n_atoms=args.n_atoms, potential_file=args.potential,
         temperature=args.temperature, dt=args.dt, skin=args.skin,
+        box=tuple(args.box) if getattr(args, "box", None) else None,
     )
 
 

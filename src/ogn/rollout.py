@@ -20,6 +20,7 @@ from flax import nnx
 
 from ogn.model.graph import dense_graph, neighbor_list_graph, with_margin
 from ogn.model.network import OGN, with_network_dtype
+from ogn.periodic import box_sides, box_text
 
 
 class RolloutError(RuntimeError):
@@ -39,7 +40,7 @@ DENSE_MAX_ATOMS = 2000  # above this, graphs come from jax-md cell lists (no O(N
 ROLLOUT_EDGE_MARGIN = 1.1  # edge slots per edge of the first graph
 
 
-def make_rollout_fn(model: OGN, box: float, cutoff: float, capacity: int, n_predictions: int, step_time: float,
+def make_rollout_fn(model: OGN, box, cutoff: float, capacity: int, n_predictions: int, step_time: float,
                     neighbor_fn=None) -> Callable:
     """jit-compiled rollout: (positions, velocities, species, masses[, neighbor]) -> per prediction positions and
     velocities, the most edges any graph needed, and whether the neighbor list overflowed. Without
@@ -79,9 +80,10 @@ def make_rollout_fn(model: OGN, box: float, cutoff: float, capacity: int, n_pred
     return rollout
 
 
-def sparse_neighbor_fn(box: float, cutoff: float, skin: float, capacity_multiplier: float = 1.25):
+def sparse_neighbor_fn(box, cutoff: float, skin: float, capacity_multiplier: float = 1.25):
     from jax_md import partition, space
 
+    box = jnp.asarray(box_sides(box))
     displacement_fn, _ = space.periodic(box)
     return partition.neighbor_list(displacement_fn, box, cutoff, dr_threshold=skin,
                                    capacity_multiplier=capacity_multiplier, format=partition.NeighborListFormat.Sparse)
@@ -93,14 +95,15 @@ class CompiledRollout:
     list overflowed, is redone with more room: no edge is ever dropped. `network_dtype` "bfloat16" runs
     the network (not the normalisers, graphs or positions) in bfloat16, an option for GPUs."""
 
-    def __init__(self, model: OGN, box: float, cutoff: float, species, masses, step_time: float,
+    def __init__(self, model: OGN, box, cutoff: float, species, masses, step_time: float,
                  n_predictions: int, skin: float | None = None, log: Callable[[str], None] = print,
                  network_dtype: str = "float32"):
         if network_dtype not in NETWORK_DTYPES:
             raise ValueError(f"network dtype must be one of {NETWORK_DTYPES}, got {network_dtype!r}")
         if network_dtype != "float32":
             model = with_network_dtype(model, jnp.dtype(network_dtype))
-        self.model, self.box, self.cutoff, self.n_predictions, self.log = model, box, cutoff, n_predictions, log
+        self.model, self.cutoff, self.n_predictions, self.log = model, cutoff, n_predictions, log
+        self.box = box_sides(box)
         self.species = jnp.asarray(species)
         self.masses = jnp.asarray(masses, jnp.float32)  # (N,) per atom
         if self.masses.shape != self.species.shape or not bool(jnp.all(self.masses > 0)):
@@ -148,7 +151,7 @@ def rollout(
     positions: np.ndarray,
     velocities: np.ndarray,
     species: np.ndarray,
-    box: float,
+    box,
     n_steps: int,
     log: Callable[[str], None] = print,
     skin: float | None = None,
@@ -172,14 +175,14 @@ def rollout(
     return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), simulate.edge_capacity)
 
 
-def check_request(model: OGN, info: dict, species, box: float, n_steps: int) -> tuple[int, int]:
+def check_request(model: OGN, info: dict, species, box, n_steps: int) -> tuple[int, int]:
     """(k, predictions) of a rollout of `n_steps` MD steps; a clear error for what the model cannot do."""
     k = int(info["k"])
     if n_steps < k or n_steps % k:
         raise ValueError(f"--steps counts MD steps and must be a positive multiple of the model's k = {k}, got {n_steps}")
     cutoff = float(info["cutoff"])
-    if box < 2 * cutoff:
-        raise ValueError(f"box {box:.6g} is smaller than twice the graph cutoff {cutoff:.6g}")
+    if box_sides(box).min() < 2 * cutoff:
+        raise ValueError(f"box {box_text(box)} has a side smaller than twice the graph cutoff {cutoff:.6g}")
     species = np.asarray(species)
     if species.min() < 0 or species.max() >= model.n_species:
         raise ValueError(f"species {int(species.max())} unknown to this model, which knows {model.n_species} species")
@@ -215,7 +218,7 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
     from ogn.md.simulate import make_force_field, redo_until_fits
 
     k, n_predictions = check_request(model, info, species, system.box, n_steps)
-    box, species = system.box, np.asarray(species)
+    box, species = system.sides, np.asarray(species)
     masses = system.atom_masses(species)
     mvv2e = system.units.mvv2e
     ff = make_force_field(system, species)
@@ -274,7 +277,7 @@ def training_temperature(info: dict) -> float:
         info["system"]["temperature"])
 
 
-def check_start(info: dict, positions, velocities, species, box: float, source: str, units) -> list[str]:
+def check_start(info: dict, positions, velocities, species, box, source: str, units) -> list[str]:
     """Refuse a start that cannot be simulated (non-finite values, a runaway temperature); return warnings
     for one far from the training data (temperature, density, composition)."""
     system = info["system"]
@@ -293,7 +296,8 @@ def check_start(info: dict, positions, velocities, species, box: float, source: 
         warnings.append(f"the start's T = {t_start:.4g} {temperature_unit} is {100 * abs(t_start / t_train - 1):.0f} %"
                         f" away from the training data's {t_train:.4g}")
     n_train = sum(system["counts"])
-    density_train, density = n_train / float(system["box"]) ** 3, len(species) / box**3
+    density_train = n_train / np.prod(box_sides(system["box"]))
+    density = len(species) / np.prod(box_sides(box))
     if abs(density / density_train - 1) > DENSITY_WARNING:
         warnings.append(f"the start's number density {density:.4g} differs by {100 * abs(density / density_train - 1):.0f} %"
                         f" from the training data's {density_train:.4g}")

@@ -29,12 +29,13 @@ from flax import nnx
 from ogn import __version__
 from ogn.config import build_dataclass
 from ogn.data.dataset import Frames, load_frames, read_metadata
-from ogn.data.symmetry import apply_symmetry, cube_symmetries
+from ogn.data.symmetry import apply_symmetry, box_symmetries
 from ogn.io.files import atomic_write_text
 from ogn.model.checkpoint import RUN_FORMAT, read_checkpoint, read_run_config, save_checkpoint, unflatten
 from ogn.model.graph import Graph, count_edges, dense_graph, with_margin
 from ogn.model.network import OGN, ModelConfig, make_model
 from ogn.model.normalizer import Statistic
+from ogn.periodic import box_sides
 from ogn.progress import NoProgress
 
 
@@ -47,7 +48,7 @@ class TrainConfig:
     lr_decay_rate: float = 0.1
     lr_decay_steps: float = 1e7  # the horizon: LR falls by lr_decay_rate every this many steps
     lr_final: float = 1e-6
-    augment: bool = True  # a random cube symmetry per configuration per epoch
+    augment: bool = True  # a random symmetry of the box per configuration per epoch (none for the equivariant network)
     test_every: int = 1000  # paper: 1000
     test_pairs: int = 100  # paper: 100
     checkpoint_every: int = 10_000
@@ -136,15 +137,15 @@ class PairData:
     velocities: jax.Array  # (T, F, N, 3)
     targets: jax.Array  # (T, F - k, N, 6); float64 differences rounded once
     species: jax.Array  # (N,)
-    box: float
+    box: np.ndarray  # (3,) orthorhombic sides
     starts: np.ndarray  # (P, 2) the (trajectory, frame) pairs of this split
     velocity_spread: float  # std of one velocity component over the split
-    k: int  # MD steps (= frames) per prediction
+    span: int  # frames per prediction (k MD steps / the frame stride)
 
     @classmethod
     def from_frames(cls, frames: Frames, k: int, starts: np.ndarray | None = None) -> PairData:
-        all_starts = frames.pair_starts(k)
-        targets = frames.targets(all_starts, k).reshape(frames.n_trajectories, frames.n_frames - k, -1, 6)
+        all_starts, span = frames.pair_starts(k), frames.frames_for(k)
+        targets = frames.targets(all_starts, k).reshape(frames.n_trajectories, frames.n_frames - span, -1, 6)
         return cls(
             positions=jnp.asarray(np.mod(frames.positions, frames.box), jnp.float32),
             velocities=jnp.asarray(frames.velocities, jnp.float32),
@@ -153,7 +154,7 @@ class PairData:
             box=frames.box,
             starts=all_starts if starts is None else starts,
             velocity_spread=float(np.std(frames.velocities)),
-            k=k,
+            span=span,
         )
 
     @property
@@ -175,7 +176,7 @@ def configurations(data: PairData, picks: jax.Array, symmetries: jax.Array, nois
         t, f, s = pick[0], pick[1], pick[2]
         change = data.targets[t, f]
         for j in range(1, ahead):
-            change = change + data.targets[t, f + j * data.k]
+            change = change + data.targets[t, f + j * data.span]
         positions, velocities, targets = apply_symmetry(symmetries[s], data.box, data.positions[t, f],
                                                         data.velocities[t, f], change)
         if noise[0] > 0 or noise[1] > 0:
@@ -187,7 +188,7 @@ def configurations(data: PairData, picks: jax.Array, symmetries: jax.Array, nois
     return jax.vmap(one)(picks, keys)
 
 
-def merged_graph(positions: jax.Array, box: float, cutoff: float, capacity: int) -> tuple[Graph, jax.Array]:
+def merged_graph(positions: jax.Array, box, cutoff: float, capacity: int) -> tuple[Graph, jax.Array]:
     """One disjoint graph of B configurations (B, N, 3), and the largest edge count of any of them."""
     b, n = positions.shape[:2]
     graphs = jax.vmap(lambda r: dense_graph(r, box, cutoff, capacity))(positions)
@@ -227,15 +228,15 @@ class Schedule:
     """Which configuration and which symmetry each gradient step sees: a fresh permutation of the training
     pairs and fresh symmetries every epoch, from (seed, epoch) alone, so a resumed run sees the same."""
 
-    def __init__(self, n_pairs: int, batch_size: int, seed: int, augment: bool):
-        self.n_pairs, self.batch_size, self.seed, self.augment = n_pairs, batch_size, seed, augment
+    def __init__(self, n_pairs: int, batch_size: int, seed: int, n_symmetries: int):
+        self.n_pairs, self.batch_size, self.seed, self.n_symmetries = n_pairs, batch_size, seed, n_symmetries
         self._epochs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _epoch(self, e: int):
         if e not in self._epochs:
             rng = np.random.default_rng([self.seed, e])
             order = rng.permutation(self.n_pairs)
-            syms = rng.integers(0, 48, self.n_pairs) if self.augment else np.zeros(self.n_pairs, int)
+            syms = rng.integers(0, self.n_symmetries, self.n_pairs)
             self._epochs = {e: (order, syms)}  # only the current epoch is kept
         return self._epochs[e]
 
@@ -276,7 +277,9 @@ class Trainer:
         self.tx = optax.adam(learning_rate_schedule(config.train))
         self.opt_state = self.tx.init(self.params)
         self.step = 0
-        self.symmetries = jnp.asarray(cube_symmetries(), jnp.float32)
+        # an equivariant network gives the same answer under each symmetry: augmenting it would only cost time
+        symmetries = box_symmetries(train.box) if config.model.network != "equivariant" else np.eye(3)[None]
+        self.symmetries = jnp.asarray(symmetries, jnp.float32)
         self._compile()
 
     def _compile(self):
@@ -416,16 +419,17 @@ def train_and_evaluate(
     dataset = read_metadata(config.data)
     system = dataset["system"]
     cutoff = float(config.model.graph_cutoff or system["neighbor_cutoff"])
-    if 2 * cutoff > float(system["box"]) * (1 + 1e-12):
-        raise ValueError(f"model.graph_cutoff {cutoff:.6g} is more than half the dataset's box {system['box']:.6g}:"
-                         " minimum-image edges would be wrong")
+    smallest_side = float(np.min(box_sides(system["box"])))
+    if 2 * cutoff > smallest_side * (1 + 1e-12):
+        raise ValueError(f"model.graph_cutoff {cutoff:.6g} is more than half the dataset's smallest box side"
+                         f" {smallest_side:.6g}: minimum-image edges would be wrong")
     log(f"loading {config.data}")
     train_frames, test_frames = load_frames(config.data, "train"), load_frames(config.data, "test")
     if c.k > dataset["spec"]["k_max"]:
         raise ValueError(f"train.k = {c.k} exceeds the dataset's k_max = {dataset['spec']['k_max']}")
     train = PairData.from_frames(train_frames, c.k)
     if c.unroll > 1:  # starts with the true state `unroll` predictions ahead still in the trajectory
-        train.starts = train.starts[train.starts[:, 1] + c.unroll * c.k < train_frames.n_frames]
+        train.starts = train.starts[train.starts[:, 1] + c.unroll * train.span < train_frames.n_frames]
         if not len(train.starts):
             raise ValueError(f"train.unroll = {c.unroll} x k = {c.k} is longer than the trajectories")
     test = PairData.from_frames(test_frames, c.k, starts=test_frames.spread_starts(c.k, c.test_pairs))
@@ -445,7 +449,7 @@ def train_and_evaluate(
     else:
         atomic_write_text(workdir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
 
-    schedule = Schedule(len(train.starts), c.batch_size, c.seed, c.augment)
+    schedule = Schedule(len(train.starts), c.batch_size, c.seed, len(trainer.symmetries) if c.augment else 1)
     lr = learning_rate_schedule(c)
     t_start = time.perf_counter()
     recent: list[float] = []

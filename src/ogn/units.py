@@ -1,8 +1,9 @@
-"""The two unit systems of ogn and their constants.
+"""The unit systems of ogn and their constants, as LAMMPS's `units` command names them.
 
-LJ systems use reduced units (sigma_AA = epsilon_AA = m = k_B = 1). The other systems use LAMMPS
-`metal` units: Angstrom, eV, ps, amu, K, elementary charge. The mass-velocity and Coulomb conversion
-factors are LAMMPS's own, so that trajectories of our engine and of LAMMPS agree to rounding.
+LJ systems use reduced units (sigma_AA = epsilon_AA = m = k_B = 1). The other presets use LAMMPS
+`metal` units: Angstrom, eV, ps, amu, K, elementary charge. Imported trajectories may also be in `real`
+units (Angstrom, kcal/mol, fs, g/mol, K). The mass-velocity and Coulomb conversion factors are LAMMPS's
+own (src/update.cpp), so that trajectories of our engine and of LAMMPS agree to rounding.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Units:
-    name: str  # "lj" or "metal", as LAMMPS's `units` command
+    name: str  # "lj", "metal" or "real", as LAMMPS's `units` command
     boltzmann: float  # energy / temperature
     mvv2e: float  # mass * velocity^2 -> energy
     qqr2e: float  # charge^2 / distance -> energy (Coulomb constant)
@@ -30,4 +31,7 @@ class Units:
 LJ = Units("lj", 1.0, 1.0, 1.0, "sigma", "tau", "epsilon", "epsilon/k_B")
 METAL = Units("metal", 8.617333262e-5, 1.0364269e-4, 14.399645, "Angstrom", "ps", "eV", "K")
 
-UNITS = {"lj": LJ, "metal": METAL}
+# LAMMPS real: mvv2e = 48.88821291^2 (g/mol A^2/fs^2 -> kcal/mol)
+REAL = Units("real", 0.0019872067, 48.88821291 * 48.88821291, 332.06371, "Angstrom", "fs", "kcal/mol", "K")
+
+UNITS = {"lj": LJ, "metal": METAL, "real": REAL}

@@ -128,12 +128,14 @@ def read_metadata(data_dir: str | Path) -> dict:
 
 @dataclass
 class Frames:
-    """Every frame of a split in memory: (T, F, N, 3) positions and velocities."""
+    """Every frame of a split in memory: (T, F, N, 3) positions and velocities, a frame every `stride` MD
+    steps. Every k below counts MD steps and must be a multiple of the stride."""
 
     positions: np.ndarray
     velocities: np.ndarray
     species: np.ndarray  # (N,)
-    box: float
+    box: np.ndarray  # (3,) orthorhombic sides
+    stride: int = 1  # MD steps between frames
 
     @property
     def n_trajectories(self) -> int:
@@ -143,11 +145,20 @@ class Frames:
     def n_frames(self) -> int:
         return self.positions.shape[1]
 
+    def frames_for(self, k: int) -> int:
+        """Frames spanned by k MD steps."""
+        if k < 1 or k % self.stride:
+            raise DatasetError(f"k = {k} MD steps is not a multiple of the dataset's frame stride {self.stride};"
+                               f" possible k: {self.stride}, {2 * self.stride}, {3 * self.stride}, ...")
+        if k // self.stride >= self.n_frames:
+            raise DatasetError(f"k = {k} MD steps needs trajectories of more than {k // self.stride} frames;"
+                               f" these have {self.n_frames}")
+        return k // self.stride
+
     def pair_starts(self, k: int) -> np.ndarray:
-        """(P, 2) (trajectory, frame) of every pair with a target k steps later."""
-        if not 1 <= k < self.n_frames:
-            raise DatasetError(f"k = {k} needs trajectories of more than k frames; these have {self.n_frames}")
-        t, f = np.meshgrid(np.arange(self.n_trajectories), np.arange(self.n_frames - k), indexing="ij")
+        """(P, 2) (trajectory, frame) of every pair with a target k MD steps later."""
+        span = self.frames_for(k)
+        t, f = np.meshgrid(np.arange(self.n_trajectories), np.arange(self.n_frames - span), indexing="ij")
         return np.stack([t.ravel(), f.ravel()], -1)
 
     def spread_starts(self, k: int, count: int) -> np.ndarray:
@@ -156,11 +167,11 @@ class Frames:
         return starts[np.linspace(0, len(starts) - 1, min(count, len(starts))).round().astype(int)]
 
     def targets(self, starts: np.ndarray, k: int) -> np.ndarray:
-        """(P, N, 6) [dr, dv] by minimum image."""
-        t, f = starts[:, 0], starts[:, 1]
-        dr = self.positions[t, f + k] - self.positions[t, f]
+        """(P, N, 6) [dr, dv] over k MD steps, dr by minimum image."""
+        t, f, span = starts[:, 0], starts[:, 1], self.frames_for(k)
+        dr = self.positions[t, f + span] - self.positions[t, f]
         dr = minimum_image(dr, self.box)
-        return np.concatenate([dr, self.velocities[t, f + k] - self.velocities[t, f]], -1)
+        return np.concatenate([dr, self.velocities[t, f + span] - self.velocities[t, f]], -1)
 
 
 def load_frames(data_dir: str | Path, split: str) -> Frames:
@@ -174,7 +185,7 @@ def load_frames(data_dir: str | Path, split: str) -> Frames:
         t = read_trajectory(data_dir / entry["file"])
         if t.status != "complete":
             raise DatasetError(f"{data_dir / entry['file']}: trajectory status {t.status!r}, not complete")
-        if species is not None and (not np.array_equal(t.species, species) or t.box != box):
+        if species is not None and (not np.array_equal(t.species, species) or not np.allclose(t.box, box, rtol=1e-9)):
             raise DatasetError(f"{data_dir / entry['file']}: species or box differ from the other trajectories")
         species, box = t.species, t.box
         positions.append(t.positions)
@@ -182,4 +193,9 @@ def load_frames(data_dir: str | Path, split: str) -> Frames:
     n_frames = {len(p) for p in positions}
     if len(n_frames) != 1:
         raise DatasetError(f"{data_dir}/{split}: trajectories of different lengths {sorted(n_frames)}")
-    return Frames(np.stack(positions), np.stack(velocities), np.asarray(species), float(box))
+    return Frames(np.stack(positions), np.stack(velocities), np.asarray(species), box, frame_stride(meta))
+
+
+def frame_stride(meta: dict) -> int:
+    """MD steps between stored frames (1 for datasets `ogn` simulated itself)."""
+    return int(meta.get("spec", {}).get("stride", 1))

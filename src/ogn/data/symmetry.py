@@ -1,7 +1,8 @@
 """The 48 symmetries of the cube (rotations and reflections) used to augment training data (paper 4.4 vii).
 
-Each is a signed permutation matrix; it maps a periodic cubic box onto itself, so applying it to wrapped
-positions (and wrapping again), velocities and [dr, dv] targets yields another valid configuration pair.
+Each is a signed permutation matrix. One that maps the periodic box onto itself (all 48 for a cube; for
+an orthorhombic box, those that permute only equal sides) turns wrapped positions (wrapped again),
+velocities and [dr, dv] targets into another valid configuration pair; the others would not.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ def cube_symmetries() -> np.ndarray:
     return np.array(mats)
 
 
-def apply_symmetry(matrix: jax.Array, box: float, positions, velocities, targets):
+def box_symmetries(box) -> np.ndarray:
+    """(S, 3, 3) the cube symmetries that map the orthorhombic `box` onto itself; index 0 is the identity."""
+    sides = np.asarray(box, dtype=np.float64)
+    mats = cube_symmetries()
+    keeps = [np.allclose(np.abs(m) @ sides, sides, rtol=1e-9) for m in mats]
+    return mats[np.asarray(keeps)]
+
+
+def apply_symmetry(matrix: jax.Array, box, positions, velocities, targets):
     """Transform one configuration pair: positions (wrapped back into the box), velocities, [dr, dv]."""
     rotate = lambda x: x @ matrix.T
     dr, dv = targets[:, :3], targets[:, 3:]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ogn.periodic import minimum_image
+from ogn.periodic import box_sides, minimum_image
 from ogn.systems import System
 
 
-def rmse(predicted: np.ndarray, true: np.ndarray, box: float | None = None) -> np.ndarray:
+def rmse(predicted: np.ndarray, true: np.ndarray, box=None) -> np.ndarray:
     """(..., N, 3) -> (...): root mean square error over atoms and x, y, z components (the paper compares the
     velocity RMSE with sqrt(kB T / m), a per-component scale). With `box`, differences by minimum image."""
     d = predicted - true
@@ -47,9 +47,10 @@ def velocity_scale(system: System, temperature: float | None = None) -> float:
     return float(np.sqrt(system.units.boltzmann * t / (system.units.mvv2e * mass)))
 
 
-def rdf(positions: np.ndarray, box: float, r_max: float, bins: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """g(r) of all pairs averaged over frames (F, N, 3); r_max <= box / 2."""
-    r_max = min(r_max, box / 2)
+def rdf(positions: np.ndarray, box, r_max: float, bins: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """g(r) of all pairs averaged over frames (F, N, 3); r_max <= half the smallest box side."""
+    box = box_sides(box)
+    r_max = min(r_max, box.min() / 2)
     edges = np.linspace(0, r_max, bins + 1)
     counts = np.zeros(bins)
     n = positions.shape[1]
@@ -58,5 +59,5 @@ def rdf(positions: np.ndarray, box: float, r_max: float, bins: int = 100) -> tup
         r = np.linalg.norm(d, axis=-1)[np.triu_indices(n, 1)]
         counts += np.histogram(r, edges)[0]
     shell = 4 / 3 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-    ideal = shell * (n / box**3) * n / 2 * len(positions)
+    ideal = shell * (n / np.prod(box)) * n / 2 * len(positions)
     return 0.5 * (edges[1:] + edges[:-1]), counts / ideal

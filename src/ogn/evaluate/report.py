@@ -29,7 +29,7 @@ def md_rollout(system: System, species, positions, velocities, n_steps: int, eve
     set_precision("float64")
     system = dataclasses.replace(system, dt=dt)
     ff = make_force_field(system, species)
-    neighbor = ff.allocate(np.mod(positions, system.box))
+    neighbor = ff.allocate(np.mod(positions, system.sides))
     frames = []
     try:
         run_nve(ff, init_state(ff, positions, velocities, neighbor), neighbor, n_steps, every,
@@ -130,10 +130,10 @@ def evaluate_run(
     md_msd = metrics.msd(np.concatenate([r0[None], md_long[0]]), system.atom_masses(species))
     cage = metrics.cage_length(system, long_times, md_msd)
     long_curves = {"MD": md_msd}
-    rdfs = {"MD": metrics.rdf(md_long[0][-20:], box, 0.5 * box)}
+    rdfs = {"MD": metrics.rdf(md_long[0][-20:], box, 0.5 * box.min())}
     if ogn_long is not None:
         long_curves["ogn"] = metrics.msd(np.concatenate([r0[None], ogn_long[0]]), system.atom_masses(species))
-        rdfs["ogn"] = metrics.rdf(ogn_long[0][-20:], box, 0.5 * box)
+        rdfs["ogn"] = metrics.rdf(ogn_long[0][-20:], box, 0.5 * box.min())
         pe, ke, momentum = frame_energies(system, species, np.concatenate([r0[None], ogn_long[0]]),
                                           np.concatenate([v0[None], ogn_long[1]]))
         long["ogn_total_energy_drift_per_atom"] = float((pe[-1] + ke[-1] - pe[0] - ke[0]) / len(species))

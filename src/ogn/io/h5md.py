@@ -2,7 +2,7 @@
 
 particles/all/position|velocity/{value,step,time}   (F, N, 3), positions unwrapped
 particles/all/species                                (N,) int, species index
-particles/all/box/edges                              (3,), with attributes dimension=3, boundary=periodic
+particles/all/box/edges                              (3,) orthorhombic sides, attributes dimension=3, boundary=periodic
 observables/{potential,kinetic,total}_energy/{value,step,time}
 parameters/ogn                                       attributes: JSON metadata (system, engine, seed, ...)
 
@@ -22,10 +22,11 @@ import h5py
 import numpy as np
 
 from ogn import __version__
+from ogn.periodic import box_sides
 
 
 class TrajectoryWriter:
-    def __init__(self, path: str | Path, species, box: float, dt: float, metadata: dict, units: str):
+    def __init__(self, path: str | Path, species, box, dt: float, metadata: dict, units: str):
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".partial")
         self.n_atoms = len(species)
@@ -44,7 +45,7 @@ class TrajectoryWriter:
         box_group = particles.create_group("box")
         box_group.attrs["dimension"] = 3
         box_group.attrs["boundary"] = np.array([b"periodic"] * 3)
-        box_group.create_dataset("edges", data=np.full(3, box, dtype=np.float64))
+        box_group.create_dataset("edges", data=box_sides(box, str(self.path)))
         self._series = {}
         for name in ("position", "velocity"):
             self._series[name] = self._time_series(particles, name, (self.n_atoms, 3))
@@ -117,7 +118,7 @@ class Trajectory:
     positions: np.ndarray  # (F, N, 3) unwrapped
     velocities: np.ndarray  # (F, N, 3)
     species: np.ndarray  # (N,)
-    box: float
+    box: np.ndarray  # (3,) orthorhombic sides
     steps: np.ndarray  # (F,)
     times: np.ndarray  # (F,)
     potential_energy: np.ndarray  # (F,)
@@ -145,11 +146,10 @@ def read_trajectory(path: str | Path, frames: slice | int | None = None) -> Traj
                 count = p["position/value"].shape[0]
                 if not -count <= sel < count:
                     raise ValueError(f"{path}: frame {sel} does not exist; the file has {count} frames")
-            edges = np.asarray(p["box/edges"], dtype=np.float64)
-            if edges.shape != (3,):
-                raise ValueError(f"{path}: box/edges of shape {edges.shape}: only a fixed cubic box is supported")
-            if not np.allclose(edges, edges[0], rtol=1e-9, atol=0):
-                raise ValueError(f"{path}: orthorhombic boxes are not supported yet: edges {edges.tolist()}")
+            if isinstance(p["box/edges"], h5py.Group):  # H5MD's time-dependent box
+                raise ValueError(f"{path}: the box changes with time (box/edges/value); ogn needs a fixed box"
+                                 " (NVE or NVT, not NPT)")  # noqa: TRY004
+            edges = box_sides(p["box/edges"][()], f"{path}: box/edges")
             obs = f["observables"]
             params = f["parameters/ogn"].attrs if "parameters/ogn" in f else {}
             def series(g):
@@ -158,7 +158,7 @@ def read_trajectory(path: str | Path, frames: slice | int | None = None) -> Traj
                 positions=np.asarray(p["position/value"][sel]),
                 velocities=np.asarray(p["velocity/value"][sel]),
                 species=np.asarray(p["species"][()]),
-                box=float(edges[0]),
+                box=edges,
                 steps=np.asarray(p["position/step"][sel]),
                 times=np.asarray(p["position/time"][sel]),
                 potential_energy=np.asarray(series(obs["potential_energy"])),

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ogn.io.files import atomic_write_text
+from ogn.periodic import box_sides
 
 _HEADER = {
     "atoms": re.compile(r"^\s*(\d+)\s+atoms\s*$"),
@@ -36,14 +37,17 @@ class DataFileError(ValueError):
 
 @dataclass
 class Structure:
-    """An atomic configuration in a cubic periodic box whose lower corner is the origin."""
+    """An atomic configuration in an orthorhombic periodic box whose lower corner is the origin."""
 
     positions: np.ndarray  # (N, 3) float64 | positions, possibly unwrapped
     species: np.ndarray  # (N,) int32 | species index 0..S-1
-    box: float  # cubic box side
+    box: np.ndarray  # (3,) float64 | box sides
     velocities: np.ndarray | None = None  # (N, 3) float64 | velocities, length/time
     charges: np.ndarray | None = None  # (N,) float64 | charges where the file had them
     type_masses: np.ndarray | None = None  # (T,) float64 | mass of atom type t + 1, where the file had Masses
+
+    def __post_init__(self):
+        self.box = box_sides(self.box)
 
     @property
     def n_atoms(self) -> int:
@@ -110,7 +114,13 @@ def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structur
                     fail(k, f"non-finite box bounds {raw!r}")
                 matched = True
             if _TILT.match(text):
-                fail(k, "triclinic boxes are not supported (ogn needs an orthogonal cubic box)")
+                try:
+                    tilts = [float(x) for x in text.split()[:3]]
+                except ValueError:
+                    fail(k, f"malformed tilt line {raw!r}")
+                if any(tilts):
+                    fail(k, f"a triclinic box (tilts {tilts}); ogn supports orthorhombic boxes only")
+                matched = True
             if not matched and not re.match(r"^\s*\d+\s+\w+(\s+\w+)?\s*$", text):
                 fail(k, f"unrecognised header line {raw!r}")
         k += 1
@@ -129,10 +139,8 @@ def read_lammps_data(path: str | Path, n_species: int | None = None) -> Structur
     sides = {a: hi - lo for a, (lo, hi) in bounds.items()}
     if min(sides.values()) <= 0:
         raise DataFileError(f"{path}: box bounds {bounds} are empty")
-    if max(sides.values()) - min(sides.values()) > 1e-9 * max(sides.values()):
-        raise DataFileError(f"{path}: box sides {sides} are not equal; ogn needs a cubic box")
     origin = np.array([bounds[a][0] for a in "xyz"])
-    box = float(sides["x"])
+    box = np.array([sides[a] for a in "xyz"])
 
     def rows(section: str) -> list[tuple[int, list[str]]]:
         start, _ = sections[section]
@@ -251,7 +259,7 @@ def write_lammps_data(
     wrapped = np.where(wrapped >= s.box, 0.0, wrapped)  # mod can round up to exactly box
     images = np.rint((s.positions - wrapped) / s.box).astype(int)
     out = [f"# {comment}", "", f"{s.n_atoms} atoms", f"{n_types} atom types", ""]
-    out += [f"0.0 {s.box!r} {a}lo {a}hi" for a in "xyz"]
+    out += [f"0.0 {float(side)!r} {a}lo {a}hi" for a, side in zip("xyz", s.box)]
     out += ["", "Masses", ""] + [f"{t + 1} {m!r}" for t, m in enumerate(masses)]
     style = "charge" if charges is not None else "atomic"
     out += ["", f"Atoms # {style}", ""]

@@ -14,6 +14,7 @@ import numpy as np
 
 from ogn.io.files import atomic_write_text
 from ogn.io.lammps_data import DataFileError, Structure, read_lammps_data, text_lines
+from ogn.periodic import box_sides
 
 
 def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
@@ -43,7 +44,7 @@ _KEYVAL = re.compile(r'(\w+)=("[^"]*"|\S+)')
 
 
 def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
-    """One frame of an extended XYZ file with a cubic Lattice, `species` and `pos`, and `vel` if present."""
+    """One frame of an extended XYZ file with an orthorhombic Lattice, `species` and `pos`, and `vel` if present."""
     path = Path(path)
     lines = text_lines(path)
     frames, k = [], 0
@@ -71,10 +72,10 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
     header = {m.group(1): m.group(2).strip("\"") for m in _KEYVAL.finditer(lines[start + 1])}
     if "Lattice" not in header:
         raise DataFileError(f"{path}:{start + 2}: comment line has no Lattice=")
-    lattice = np.array(header["Lattice"].split(), dtype=float).reshape(3, 3)
-    box = float(lattice[0, 0])
-    if not np.allclose(lattice, np.eye(3) * box, rtol=1e-9, atol=0):
-        raise DataFileError(f"{path}: Lattice {header['Lattice']!r} is not a cubic box")
+    try:
+        box = box_sides(np.array(header["Lattice"].split(), dtype=float).reshape(3, 3), f"{path}:{start + 2}: Lattice")
+    except ValueError as err:
+        raise DataFileError(str(err)) from None
     props = header.get("Properties", "species:S:1:pos:R:3").split(":")
     columns, col = {}, 0
     for name, _, width in zip(props[::3], props[1::3], props[2::3]):
@@ -107,10 +108,11 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
     return Structure(block("pos"), species, box, velocities)
 
 
-def write_extxyz(path: str | Path, frames, species, species_names, box: float, steps=None, times=None) -> None:
+def write_extxyz(path: str | Path, frames, species, species_names, box, steps=None, times=None) -> None:
     """frames: iterable of (positions, velocities); positions as given (unwrapped stays unwrapped)."""
     out = []
-    lattice = f"{box!r} 0.0 0.0 0.0 {box!r} 0.0 0.0 0.0 {box!r}"
+    lx, ly, lz = (float(b) for b in box_sides(box))
+    lattice = f"{lx!r} 0.0 0.0 0.0 {ly!r} 0.0 0.0 0.0 {lz!r}"
     for f, (positions, velocities) in enumerate(frames):
         props = "species:S:1:pos:R:3" + (":vel:R:3" if velocities is not None else "")
         extra = ""
@@ -127,12 +129,12 @@ def write_extxyz(path: str | Path, frames, species, species_names, box: float, s
     atomic_write_text(path, "\n".join(out) + "\n")
 
 
-def write_lammps_dump(path: str | Path, frames, species, box: float, steps) -> None:
+def write_lammps_dump(path: str | Path, frames, species, box, steps) -> None:
     """LAMMPS text dump with unwrapped coordinates: id type xu yu zu vx vy vz (type = species + 1)."""
     out = []
     for f, (positions, velocities) in enumerate(frames):
         out += ["ITEM: TIMESTEP", str(int(steps[f])), "ITEM: NUMBER OF ATOMS", str(len(species))]
-        out += ["ITEM: BOX BOUNDS pp pp pp"] + [f"0.0 {box!r}"] * 3
+        out += ["ITEM: BOX BOUNDS pp pp pp"] + [f"0.0 {float(side)!r}" for side in box_sides(box)]
         out.append("ITEM: ATOMS id type xu yu zu vx vy vz")
         for a in range(len(species)):
             vals = list(positions[a]) + list(velocities[a])

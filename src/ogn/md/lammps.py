@@ -13,6 +13,7 @@ import numpy as np
 
 from ogn.io.lammps_data import Structure, write_lammps_data
 from ogn.io.lammps_module import import_lammps
+from ogn.periodic import box_text
 
 
 def new_instance(threads: int = 1):
@@ -98,7 +99,7 @@ def run_md_lammps(system, config, out, log=print, progress_factory=None, threads
         system, structure = load_init(system, config.init, config.frame)
     else:
         species = system.species()
-        log(f"placing {system.n_atoms} atoms at random in a box of {system.box:.6g} {units.length}")
+        log(f"placing {system.n_atoms} atoms at random in a box of {box_text(system.box)} {units.length}")
         structure = Structure(protocols.random_positions(system, rng), species, system.box)
     n = structure.n_atoms
     prep_steps = 0
@@ -159,7 +160,7 @@ def run_md_lammps(system, config, out, log=print, progress_factory=None, threads
                 buffer = []
                 for f in range(config.steps // config.every):
                     lmp.command(f"run {config.every} pre no post no")
-                    x = gather(lmp, "x", n) + gather(lmp, "image", n) * system.box
+                    x = gather(lmp, "x", n) + gather(lmp, "image", n) * system.sides
                     v = gather(lmp, "v", n)
                     pe, ke = float(lmp.get_thermo("pe")), float(lmp.get_thermo("ke"))
                     step = (f + 1) * config.every

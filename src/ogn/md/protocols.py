@@ -35,12 +35,12 @@ def random_positions(system: System, rng: np.random.Generator, max_tries: int = 
 
     A cell grid (cells >= min_distance) keeps each insertion O(1), so 10 000 atoms take about a second.
     """
-    box, dmin, n = system.box, system.min_distance, system.n_atoms
-    n_cells = max(1, int(box // dmin))
+    box, dmin, n = system.sides, system.min_distance, system.n_atoms
+    n_cells = np.maximum(1, (box // dmin).astype(int))  # per axis
     cell_size = box / n_cells
     cells: dict[tuple[int, int, int], list[np.ndarray]] = {}
     placed = np.empty((n, 3))
-    offsets = list(itertools.product((-1, 0, 1), repeat=3)) if n_cells >= 3 else None
+    offsets = list(itertools.product((-1, 0, 1), repeat=3)) if n_cells.min() >= 3 else None
     for a in range(n):
         for _ in range(max_tries):
             x = rng.uniform(0.0, box, 3)
@@ -59,7 +59,7 @@ def random_positions(system: System, rng: np.random.Generator, max_tries: int = 
             break
         else:
             raise RuntimeError(
-                f"random placement failed at atom {a + 1}/{n} after {max_tries} tries: box {box:.4g} is too "
+                f"random placement failed at atom {a + 1}/{n} after {max_tries} tries: box {box.tolist()} is too "
                 f"crowded for min_distance {dmin}; lower min_distance"
             )
     return placed
@@ -90,7 +90,7 @@ def minimize(
     system = ff.system
     force_tolerance = 1e-2 if force_tolerance is None else force_tolerance
     dmax = 0.1 * system.min_distance
-    R = jnp.asarray(np.mod(np.asarray(positions, np.float64), system.box), dtype=float_dtype())
+    R = jnp.asarray(np.mod(np.asarray(positions, np.float64), system.sides), dtype=float_dtype())
     neighbor = ff.allocate(R)
 
     @partial(jax.jit, static_argnums=3)

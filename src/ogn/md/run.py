@@ -14,6 +14,7 @@ from ogn import __version__
 from ogn.io.h5md import TrajectoryWriter
 from ogn.io.lammps_data import Structure
 from ogn.io.structures import read_structure
+from ogn.periodic import box_text
 from ogn.progress import NoProgress
 from ogn.systems import System, check_same_system
 
@@ -145,12 +146,12 @@ def _run_md_jax(system, config, out, log, progress_factory) -> RunSummary:
         system, structure = load_init(system, config.init, config.frame)
         species = structure.species
         ff = make_force_field(system, species)
-        neighbor = ff.allocate(np.mod(structure.positions, system.box))
+        neighbor = ff.allocate(np.mod(structure.positions, system.sides))
         state = init_state(ff, structure.positions, structure.velocities, neighbor)
     else:
         species = system.species()
         ff = make_force_field(system, species)
-        log(f"placing {system.n_atoms} atoms at random in a box of {system.box:.6g} {system.units.length}")
+        log(f"placing {system.n_atoms} atoms at random in a box of {box_text(system.box)} {system.units.length}")
         positions = protocols.random_positions(system, rng)
         log("minimising (steepest descent)")
         positions = protocols.minimize(ff, positions)

@@ -79,7 +79,7 @@ def _force_field(system: System, species_bytes: bytes, capacity_multiplier: floa
     """Cached: the compiled steps take the force field as a static argument, so handing back the same object
     for the same system lets a second trajectory (a dataset, a test) reuse the first one's compilation."""
     species = np.frombuffer(species_bytes, dtype=np.int32)
-    box = jnp.asarray(system.box, dtype=float_dtype())
+    box = jnp.asarray(system.sides, dtype=float_dtype())
     displacement_fn, shift_fn = space.periodic(box)
     neighbor_fn = partition.neighbor_list(
         displacement_fn,
@@ -104,7 +104,7 @@ def temperature(kinetic, n_atoms: int, boltzmann: float):
 
 
 def init_state(ff: ForceField, positions, velocities, neighbor) -> MDState:
-    box = ff.system.box
+    box = ff.system.sides
     dtype = float_dtype()
     positions = np.asarray(positions, dtype=np.float64)
     image = np.floor(positions / box)
@@ -117,7 +117,7 @@ def init_state(ff: ForceField, positions, velocities, neighbor) -> MDState:
 
 def velocity_verlet_step(ff: ForceField, dt: float) -> Callable:
     """(state, neighbor) -> (state, neighbor): one NVE step; the list is refreshed when atoms moved > skin/2."""
-    box = ff.system.box
+    box = jnp.asarray(ff.system.sides, float_dtype())
     ftm2v = ff.system.units.ftm2v
     inv_mass = (ftm2v / ff.masses)[:, None]
 
@@ -231,7 +231,7 @@ def run_nve(
     """
     if n_steps % every:
         raise ValueError(f"steps ({n_steps}) must be a multiple of every ({every})")
-    box = ff.system.box
+    box = ff.system.sides
     dt = ff.system.dt
     frames_left = n_steps // every
     frames_per_chunk = max(1, chunk_steps // every)
@@ -262,7 +262,7 @@ def run_nve(
 
 
 def unwrapped_positions(ff: ForceField, state: MDState) -> np.ndarray:
-    return np.asarray(state.positions, np.float64) + np.asarray(state.image, np.float64) * ff.system.box
+    return np.asarray(state.positions, np.float64) + np.asarray(state.image, np.float64) * ff.system.sides
 
 
 def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
@@ -270,7 +270,7 @@ def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, v
     total momentum. The potentials come from one compiled scan over the frames, its neighbor list refreshed
     as atoms move and reallocated (and the scan redone) if it overflows."""
     ff = make_force_field(system, species)
-    wrapped = jnp.asarray(np.mod(positions, system.box), float_dtype())
+    wrapped = jnp.asarray(np.mod(positions, system.sides), float_dtype())
 
     @jax.jit
     def potentials(frames, neighbor):
@@ -290,7 +290,7 @@ def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, v
     return np.asarray(potential, dtype=float), kinetic, momentum
 
 
-def closest_pair(positions: np.ndarray, box: float) -> tuple[int, int, float]:
+def closest_pair(positions: np.ndarray, box) -> tuple[int, int, float]:
     """(i, j, distance) of the closest pair by minimum image, in row blocks (no N x N array at large N)."""
     from ogn.periodic import minimum_image
 
@@ -319,11 +319,11 @@ def structure_energy_and_forces(system: System, path) -> tuple[float, np.ndarray
     counts = tuple(int(np.sum(structure.species == k)) for k in range(system.n_species))
     system = dataclasses.replace(system, counts=counts, box=structure.box)
     ff = make_force_field(system, structure.species)
-    positions = np.mod(structure.positions, system.box)
+    positions = np.mod(structure.positions, system.sides)
     energy, forces = ff.energy_and_forces(positions, ff.allocate(positions).idx)
     energy, forces = float(energy), np.asarray(forces, np.float64)
     if not (np.isfinite(energy) and np.isfinite(forces).all()):
-        i, j, distance = closest_pair(positions, system.box)
+        i, j, distance = closest_pair(positions, system.sides)
         raise ValueError(f"{path}: the energy is not finite; atoms {i + 1} and {j + 1} (in id order) are"
                          f" {distance:.3g} {system.units.length} apart")
     return energy, forces

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ogn.units import LJ, METAL, Units
+from ogn.periodic import box_sides
+from ogn.units import LJ, METAL, UNITS, Units
 
 
 class Potential(Protocol):
@@ -35,26 +36,27 @@ class System:
     masses: tuple[float, ...]  # per species
     charges: tuple[float, ...]  # per species (zero where uncharged)
     counts: tuple[int, ...]  # atoms per species
-    box: float  # cubic box side
+    box: tuple[float, float, float]  # orthorhombic box sides (a number is a cube's side); `sides` as an array
     temperature: float
     dt: float
-    skin: float  # neighbor cutoff r_c = potential.cutoff + skin
+    skin: float  # neighbor cutoff r_c = potential.cutoff + skin (graph cutoff when there is no potential)
     min_distance: float  # closest approach allowed by random placement
-    potential: Potential
+    potential: Potential | None  # None for a system known only from its trajectories (no energies, no MD)
 
     def __post_init__(self):
         n = len(self.species_names)
         for field in ("masses", "charges", "counts"):
             if len(getattr(self, field)) != n:
                 raise ValueError(f"{field} has {len(getattr(self, field))} entries for {n} species")
-        for field in ("box", "temperature", "dt", "min_distance"):
+        object.__setattr__(self, "box", tuple(float(b) for b in box_sides(self.box, f"system {self.name}")))
+        for field in ("temperature", "dt", "min_distance"):
             if not getattr(self, field) > 0:
                 raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
         if self.skin < 0:
             raise ValueError(f"skin must be >= 0, got {self.skin}")
-        if self.box < 2 * self.neighbor_cutoff * (1 - 1e-12):  # tolerate rounding of a density-derived box
+        if min(self.box) < 2 * self.neighbor_cutoff * (1 - 1e-12):  # tolerate rounding of a density-derived box
             raise ValueError(
-                f"box side {self.box:.6g} is smaller than twice the neighbor cutoff r_c = {self.neighbor_cutoff:.6g}"
+                f"box side {min(self.box):.6g} is smaller than twice the neighbor cutoff r_c = {self.neighbor_cutoff:.6g}"
                 f" (needs >= {2 * self.neighbor_cutoff:.6g}): minimum-image pairs would be wrong; use more atoms"
             )
 
@@ -67,12 +69,25 @@ class System:
         return len(self.species_names)
 
     @property
+    def sides(self) -> np.ndarray:
+        """(3,) float64 | the box sides, for arithmetic"""
+        return np.asarray(self.box, dtype=np.float64)
+
+    @property
+    def volume(self) -> float:
+        return float(np.prod(self.box))
+
+    @property
+    def potential_cutoff(self) -> float:
+        return 0.0 if self.potential is None else self.potential.cutoff
+
+    @property
     def neighbor_cutoff(self) -> float:
-        return self.potential.cutoff + self.skin
+        return self.potential_cutoff + self.skin
 
     @property
     def number_density(self) -> float:
-        return self.n_atoms / self.box**3
+        return self.n_atoms / self.volume
 
     def species(self) -> np.ndarray:
         """(N,) int | species of each atom, grouped in preset order."""
@@ -85,7 +100,7 @@ class System:
         return np.asarray(self.charges, dtype=np.float64)[np.asarray(species)]
 
     def scaled(self, n_atoms: int) -> System:
-        """The same system with n_atoms atoms at the same number density and composition."""
+        """The same system with n_atoms atoms at the same number density, composition and box shape."""
         if n_atoms < 2:
             raise ValueError(f"n_atoms must be >= 2, got {n_atoms}")
         if n_atoms == self.n_atoms:
@@ -96,8 +111,8 @@ class System:
         remainder = n_atoms - counts.sum()
         order = np.argsort(-(fractions * n_atoms - counts), kind="stable")
         counts[order[:remainder]] += 1
-        box = (n_atoms / self.number_density) ** (1.0 / 3.0)
-        return dataclasses.replace(self, counts=tuple(int(c) for c in counts), box=float(box))
+        box = self.sides * (n_atoms / self.n_atoms) ** (1.0 / 3.0)
+        return dataclasses.replace(self, counts=tuple(int(c) for c in counts), box=tuple(box))
 
     def describe(self) -> dict:
         """JSON-able summary for file metadata."""
@@ -108,10 +123,10 @@ class System:
             "masses": list(self.masses),
             "charges": list(self.charges),
             "counts": list(self.counts),
-            "box": self.box,
+            "box": list(self.box),
             "temperature": self.temperature,
             "dt": self.dt,
-            "potential_cutoff": self.potential.cutoff,
+            "potential_cutoff": self.potential_cutoff,
             "neighbor_cutoff": self.neighbor_cutoff,
             "potential": repr(self.potential),
         }
@@ -233,7 +248,13 @@ def get_system(
 
 
 def system_from_description(d: dict) -> System:
-    """The System a `describe()` dictionary was written from (dataset and run metadata)."""
+    """The System a `describe()` dictionary was written from (dataset and run metadata): a preset's with its
+    potential, or, for a system known only from its trajectories (potential None), one without."""
+    if d.get("potential") in (None, "None"):
+        return System(name=d["name"], units=UNITS[d["units"]], species_names=tuple(d["species"]),
+                      masses=tuple(d["masses"]), charges=tuple(d.get("charges") or [0.0] * len(d["species"])),
+                      counts=tuple(d["counts"]), box=d["box"], temperature=d["temperature"], dt=d["dt"],
+                      skin=d["neighbor_cutoff"], min_distance=d.get("min_distance", 1e-6), potential=None)
     system = get_system(d["name"], temperature=d["temperature"], dt=d["dt"],
                         skin=d["neighbor_cutoff"] - d["potential_cutoff"])
     return dataclasses.replace(system, counts=tuple(d["counts"]), box=d["box"])
