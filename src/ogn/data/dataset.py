@@ -25,7 +25,7 @@ import numpy as np
 from ogn import __version__
 from ogn.io.files import atomic_write_text
 from ogn.io.h5md import n_frames, read_trajectory
-from ogn.periodic import minimum_image
+from ogn.periodic import box_sides, minimum_image
 from ogn.systems import System
 
 DATASET_FILE = "dataset.json"
@@ -136,6 +136,9 @@ class Frames:
     species: np.ndarray  # (N,)
     box: np.ndarray  # (3,) orthorhombic sides
     stride: int = 1  # MD steps between frames
+
+    def __post_init__(self):
+        self.box = box_sides(self.box)
 
     @property
     def n_trajectories(self) -> int:
