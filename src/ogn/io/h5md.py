@@ -147,8 +147,8 @@ def read_trajectory(path: str | Path, frames: slice | int | None = None) -> Traj
                 if not -count <= sel < count:
                     raise ValueError(f"{path}: frame {sel} does not exist; the file has {count} frames")
             if isinstance(p["box/edges"], h5py.Group):  # H5MD's time-dependent box
-                raise ValueError(f"{path}: the box changes with time (box/edges/value); ogn needs a fixed box"
-                                 " (NVE or NVT, not NPT)")  # noqa: TRY004
+                raise ValueError(f"{path}: the box changes with time (box/edges/value); ogn needs a fixed box"  # noqa: TRY004
+                                 " (NVE or NVT, not NPT)")
             edges = box_sides(p["box/edges"][()], f"{path}: box/edges")
             obs = f["observables"]
             params = f["parameters/ogn"].attrs if "parameters/ogn" in f else {}
