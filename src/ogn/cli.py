@@ -50,13 +50,15 @@ def progress_bar(description: str, total: int | None):
         yield lambda n: progress.advance(task, n)
 
 
-def _system_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("preset", choices=PRESET_NAMES, help="system preset (paper Methods 4.1)")
+def _system_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    p.add_argument("preset", choices=PRESET_NAMES, nargs="?" if optional else None,
+                   help="system preset (paper Methods 4.1)" + (" (none with --from)" if optional else ""))
     p.add_argument("--n-atoms", type=int, help="scale the preset to N atoms at the same number density")
     p.add_argument("--temperature", type=float,
                    help="override the preset temperature (LJ: epsilon/k_B; metal presets: K; default: the preset's)")
     p.add_argument("--dt", type=float, help="override the preset timestep (LJ: tau; metal presets: ps; default: the"
-                                            " preset's)")
+                                            " preset's)" + ("; with --from, the files' MD timestep in the time unit"
+                                                            " of --units (required)" if optional else ""))
     p.add_argument("--skin", type=float, help="override the neighbor-list skin, r_c = cutoff + skin (LJ: sigma;"
                                               " metal presets: Angstrom; default: the preset's)")
     p.add_argument("--box", type=float, nargs=3, metavar=("LX", "LY", "LZ"),
@@ -106,12 +108,16 @@ def cmd_md(args) -> int:
 
 
 def cmd_dataset(args) -> int:
+    if args.from_files:
+        return _import_dataset(args)
     from ogn.data.dataset import DatasetSpec, make_dataset
 
+    if args.preset is None:
+        raise ValueError("ogn dataset needs a preset (lj, silica, ...) to simulate, or --from FILES to import")
     system = _build_system(args)
     spec = DatasetSpec(
         trajectories=args.trajectories, test_trajectories=args.test_trajectories, steps=args.steps,
-        k_max=args.k_max, test_pairs=args.test_pairs, glass=args.glass, engine=args.engine, seed=args.seed,
+        k_max=args.k_max or 20, test_pairs=args.test_pairs, glass=args.glass, engine=args.engine, seed=args.seed,
     )
     console = _console()
     meta = make_dataset(system, spec, args.out, log=console.log, progress_factory=progress_bar)
@@ -120,6 +126,43 @@ def cmd_dataset(args) -> int:
         f" of {meta['frames_per_trajectory']} frames (N = {system.n_atoms}, dt = {system.dt})"
     )
     return 0
+
+
+def _import_dataset(args) -> int:
+    from ogn.data.imported import ImportSpec, import_dataset
+
+    if args.preset is not None:
+        raise ValueError(f"--from imports trajectories of a system without a preset; drop the preset {args.preset!r}")
+    missing = [flag for flag, value in (("--test-from", args.test_from), ("--units", args.units), ("--dt", args.dt),
+                                        ("--cutoff", args.cutoff)) if value is None]
+    if missing:
+        raise ValueError(f"--from needs {', '.join(missing)}")
+    spec = ImportSpec(units=args.units, dt=args.dt, cutoff=args.cutoff, k_max=args.k_max,
+                      type_map={int(k): v for k, v in parse_pairs(args.type_map, "--type-map", int).items()},
+                      masses=parse_pairs(args.masses, "--masses", str, float), frame_stride=args.frame_stride,
+                      name=args.name)
+    console = _console()
+    meta = import_dataset(args.from_files, args.test_from, args.out, spec, log=console.log)
+    console.print(f"[bold]wrote[/bold] {args.out}: {len(meta['train'])} training and {len(meta['test'])} test"
+                  f" trajectories, k <= {meta['spec']['k_max']} in steps of {meta['spec']['stride']}")
+    return 0
+
+
+def parse_pairs(text: str | None, flag: str, key=str, value=str) -> dict:
+    """"1=Al,2=Cu" -> {1: "Al", 2: "Cu"} (with `key` and `value` conversions); a clear error otherwise."""
+    out = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        k, sep, v = item.partition("=")
+        try:
+            if not sep or not k.strip() or not v.strip():
+                raise ValueError
+            out[key(k.strip())] = value(v.strip())
+        except ValueError:
+            raise ValueError(f"{flag} {text!r}: expected KEY=VALUE pairs separated by commas, e.g. 1=Al,2=Cu"
+                             " or Al=26.98,Cu=63.55") from None
+    return out
 
 
 @contextlib.contextmanager
@@ -166,7 +209,7 @@ def cmd_train(args) -> int:
     from ogn.train import load_config, train_and_evaluate
 
     stop = StopRequest()
-    config = load_config(args.config, data=args.data, steps=args.steps)
+    config = load_config(args.config, data=args.data, steps=args.steps, k=args.k)
     out = args.out or str(Path("runs") / Path(args.config).stem)
     console = _console()
     info = train_and_evaluate(config, out, resume=args.resume, log=console.log, progress_factory=training_bar,
@@ -319,14 +362,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output trajectory, FILE.h5")
     p.set_defaults(func=cmd_md)
 
-    p = sub.add_parser("dataset", help="MD trajectories storing every step, for k-step training pairs (H5MD)")
-    _system_args(p)
+    p = sub.add_parser("dataset", help="k-step training pairs: MD of a preset storing every step, or your own"
+                                       " trajectories (--from)")
+    _system_args(p, optional=True)
     p.add_argument("--out", required=True, help="dataset directory")
+    p.add_argument("--from", dest="from_files", nargs="+", metavar="FILE",
+                   help="import these trajectories (LAMMPS dump custom with id type positions vx vy vz, extxyz with"
+                        " velocities, or H5MD) as training data, one independent trajectory per file (default: none;"
+                        " simulate the preset)")
+    p.add_argument("--test-from", nargs="+", metavar="FILE",
+                   help="with --from: independent trajectories for the test pairs, never trained on (required)")
+    p.add_argument("--units", choices=["lj", "metal", "real"],
+                   help="with --from: the LAMMPS unit style of the files (required)")
+    p.add_argument("--cutoff", type=float,
+                   help="with --from: graph cutoff in the files' length unit (required; e.g. the potential's cutoff)")
+    p.add_argument("--type-map", help="with --from: species names of LAMMPS types, e.g. 1=Al,2=Cu (default: the"
+                                      " element column, else the type numbers)")
+    p.add_argument("--masses", help="with --from: masses of species without a mass column or element name, e.g."
+                                    " A=1.0,B=1.0 (mass units of --units; default: the files' mass column, else the"
+                                    " element's standard mass)")
+    p.add_argument("--frame-stride", type=int,
+                   help="with --from: MD steps between frames for files that carry no step (extxyz without Step=;"
+                        " default: from the files' timesteps)")
+    p.add_argument("--name", default="imported", help="with --from: the system's name in runs and reports"
+                                                      " (default imported)")
     p.add_argument("--trajectories", type=int, default=10, help="independent training trajectories (default 10)")
     p.add_argument("--test-trajectories", type=int, default=2,
                    help="independent test trajectories, own seeds (default 2)")
     p.add_argument("--steps", type=int, default=1000, help="pairs per trajectory for every k <= k_max (default 1000)")
-    p.add_argument("--k-max", type=int, default=20, help="largest k the dataset serves (default 20)")
+    p.add_argument("--k-max", type=int, help="largest k (MD steps) the dataset serves (default 20 for a preset;"
+                                             " with --from, the span of the shortest trajectory)")
     p.add_argument("--test-pairs", type=int, default=100, help="test pairs (default 100, the paper's)")
     p.add_argument("--glass", action="store_true", help="melt-quench each trajectory to T = 0.5 first (LJ)")
     p.add_argument("--engine", choices=["jax", "lammps"], default="jax", help="MD engine (default jax)")
@@ -338,7 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="YAML config (see configs/)")
     p.add_argument("--data", help="dataset directory (overrides the config's `data`)")
     p.add_argument("--out", help="run directory (default runs/CONFIG-NAME)")
-    p.add_argument("--steps", type=int, help="gradient steps (overrides train.steps)")
+    p.add_argument("--steps", type=int, help="gradient steps (overrides train.steps; default: the config's)")
+    p.add_argument("--k", type=int, help="MD steps per prediction, a multiple of the dataset's frame stride"
+                                         " (overrides train.k; default: the config's)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.set_defaults(func=cmd_train)
 

@@ -381,6 +381,9 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
     check_writable(out)
     model, info, _ = load_run(run_dir)
     system, start = load_init(system_from_description(info["system"]), str(init), frame)
+    if system.potential is None and (energies or energy_correction):
+        raise ValueError(f"{run_dir} was trained on {system.name!r}, whose potential ogn does not know: --energies and"
+                         " --energy-correction need one")
     units = UNITS[info["system"]["units"]]
     warnings = check_start(info, start.positions, start.velocities, start.species, system.box, str(init), units)
     for warning in warnings:
@@ -394,7 +397,8 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
         result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
                          log=log, network_dtype=network_dtype)
     summary = physics_summary(info, start.species, (start.positions, start.velocities),
-                              (result.positions[-1], result.velocities[-1]), units, system)
+                              (result.positions[-1], result.velocities[-1]), units,
+                              system if system.potential is not None else None)
     written = slice(every - 1, None, every)
     positions, velocities, steps = result.positions[written], result.velocities[written], result.steps[written]
     if energies:

@@ -105,7 +105,7 @@ def config_from_dict(d: dict) -> RunConfig:
 
 
 def load_config(path: str | Path, **overrides) -> RunConfig:
-    """A RunConfig from YAML; `overrides` like data=..., steps=... replace what the file says."""
+    """A RunConfig from YAML; `overrides` data=..., steps=..., k=... replace what the file says."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such config file")
@@ -117,8 +117,9 @@ def load_config(path: str | Path, **overrides) -> RunConfig:
         raise ValueError(f"{path}: expected a mapping with data, model and train at the top, got a {type(d).__name__}")  # noqa: TRY004
     if overrides.get("data") is not None:
         d["data"] = overrides["data"]
-    if overrides.get("steps") is not None:
-        d.setdefault("train", {})["steps"] = overrides["steps"]
+    for name in ("steps", "k"):
+        if overrides.get(name) is not None:
+            d.setdefault("train", {})[name] = overrides[name]
     try:
         return config_from_dict(d)
     except ValueError as err:

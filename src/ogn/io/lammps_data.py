@@ -45,6 +45,7 @@ class Structure:
     velocities: np.ndarray | None = None  # (N, 3) float64 | velocities, length/time
     charges: np.ndarray | None = None  # (N,) float64 | charges where the file had them
     type_masses: np.ndarray | None = None  # (T,) float64 | mass of atom type t + 1, where the file had Masses
+    step: int = 0  # MD step of this configuration, where the file says (H5MD, dump, extxyz Step=)
 
     def __post_init__(self):
         self.box = box_sides(self.box)

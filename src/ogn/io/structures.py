@@ -8,17 +8,20 @@ trajectory's units (LJ reduced, or metal: A and A/ps) and names species as the p
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ogn.io.files import atomic_write_text
 from ogn.io.lammps_data import DataFileError, Structure, read_lammps_data, text_lines
+from ogn.io.lammps_dump import read_lammps_dump
 from ogn.periodic import box_sides
 
 
 def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
-    """A structure from an H5MD trajectory (one frame), a LAMMPS data file, or an extxyz file."""
+    """A structure from an H5MD trajectory (one frame), a LAMMPS data file, an extxyz file, or a LAMMPS dump
+    (one frame; species by its element column, else type t is species t - 1)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -30,9 +33,11 @@ def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int 
         from ogn.io.h5md import read_trajectory
 
         t = read_trajectory(path, frames=frame)
-        s = Structure(t.positions, t.species.astype(np.int32), t.box, t.velocities)
+        s = Structure(t.positions, t.species.astype(np.int32), t.box, t.velocities, step=int(t.steps))
     elif path.suffix in (".xyz", ".extxyz"):
         s = read_extxyz(path, species_names, frame=frame)
+    elif magic.lstrip().startswith(b"ITEM:"):
+        s = _dump_frame(path, species_names, frame)
     else:
         s = read_lammps_data(path, n_species=len(species_names))
     if s.species.max() >= len(species_names):
@@ -40,14 +45,40 @@ def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int 
     return s
 
 
+def _dump_frame(path: Path, species_names: tuple[str, ...], frame: int) -> Structure:
+    t = read_lammps_dump(path)
+    if not -t.n_frames <= frame < t.n_frames:
+        raise DataFileError(f"{path}: frame {frame} does not exist; the file has {t.n_frames} frames")
+    if np.array_equal(t.labels, t.types.astype(str)):
+        species = t.types - 1
+    else:
+        unknown = sorted(set(t.labels.tolist()) - set(species_names))
+        if unknown:
+            raise DataFileError(f"{path}: unknown species {unknown}; the model's species are {list(species_names)}")
+        species = np.array([species_names.index(x) for x in t.labels])
+    return Structure(t.positions[frame], species.astype(np.int32), t.box, t.velocities[frame], step=int(t.steps[frame]))
+
+
 _KEYVAL = re.compile(r'(\w+)=("[^"]*"|\S+)')
+VELOCITY_COLUMNS = ("vel", "velo", "velocities")
 
 
-def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
-    """One frame of an extended XYZ file with an orthorhombic Lattice, `species` and `pos`, and `vel` if present."""
+@dataclass
+class ExtxyzFrame:
+    labels: np.ndarray  # (N,) str | `species_name` where present (ogn's non-element species), else `species`
+    positions: np.ndarray  # (N, 3)
+    velocities: np.ndarray | None  # (N, 3) from vel/velo/velocities, in the trajectory's own units
+    box: np.ndarray  # (3,) orthorhombic sides
+    step: int | None  # from Step= or timestep=
+    masses: np.ndarray | None  # (N,) from a `masses` column
+    line: int  # 1-based line of the frame's atom count
+
+
+def read_extxyz_frames(path: str | Path) -> list[ExtxyzFrame]:
+    """Every frame of an extended XYZ file with an orthorhombic Lattice; a problem names the file and line."""
     path = Path(path)
     lines = text_lines(path)
-    frames, k = [], 0
+    starts, k = [], 0
     while k < len(lines):
         if not lines[k].strip():
             k += 1
@@ -57,17 +88,18 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
         except (ValueError, IndexError):
             raise DataFileError(f"{path}:{k + 1}: expected an atom count, got {lines[k]!r}") from None
         if n < 1:
-            raise DataFileError(f"{path}:{k + 1}: frame {len(frames)} has atom count {n}")
+            raise DataFileError(f"{path}:{k + 1}: frame {len(starts)} has atom count {n}")
         if k + n + 2 > len(lines):
-            raise DataFileError(f"{path}:{k + 1}: frame {len(frames)} is truncated: its atom count is {n}, "
+            raise DataFileError(f"{path}:{k + 1}: frame {len(starts)} is truncated: its atom count is {n}, "
                                 f"but the file ends after {max(len(lines) - k - 2, 0)} rows")
-        frames.append(k)
+        starts.append(k)
         k += n + 2
-    if not frames:
+    if not starts:
         raise DataFileError(f"{path}: empty extxyz file")
-    if not -len(frames) <= frame < len(frames):
-        raise DataFileError(f"{path}: frame {frame} does not exist; the file has {len(frames)} frames")
-    start = frames[frame]
+    return [_extxyz_frame(path, lines, start) for start in starts]
+
+
+def _extxyz_frame(path: Path, lines: list[str], start: int) -> ExtxyzFrame:
     n = int(lines[start].split()[0])
     header = {m.group(1): m.group(2).strip("\"") for m in _KEYVAL.finditer(lines[start + 1])}
     if "Lattice" not in header:
@@ -83,9 +115,9 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
         col += int(width)
     for need in ("species", "pos"):
         if need not in columns:
-            raise DataFileError(f"{path}: Properties has no {need!r} column")
+            raise DataFileError(f"{path}:{start + 2}: Properties has no {need!r} column")
     rows = [lines[start + 2 + a].split() for a in range(n)]
-    if len(rows) != n or any(len(r) != col for r in rows):
+    if any(len(r) != col for r in rows):
         raise DataFileError(f"{path}: frame at line {start + 1} does not have {n} rows of {col} columns")
 
     def block(name):
@@ -93,19 +125,36 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
         try:
             values = np.array([[float(x) for x in r[c : c + w]] for r in rows])
         except ValueError:
-            raise DataFileError(f"{path}: non-numeric value in column {name!r}") from None
+            raise DataFileError(f"{path}: non-numeric value in column {name!r} (frame at line {start + 1})") from None
         bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
         if len(bad):
             raise DataFileError(f"{path}:{start + 3 + bad[0]}: non-finite value in column {name!r}")
         return values
 
-    names = [r[columns["species"][0]] for r in rows]
-    unknown = sorted(set(names) - set(species_names))
+    label_column = "species_name" if "species_name" in columns else "species"
+    velocity = next((c for c in VELOCITY_COLUMNS if c in columns), None)
+    step = header.get("Step", header.get("timestep"))
+    try:
+        step = None if step is None else int(float(step))
+    except ValueError:
+        raise DataFileError(f"{path}:{start + 2}: Step={step!r} is not a number") from None
+    return ExtxyzFrame(np.asarray([r[columns[label_column][0]] for r in rows]), block("pos"),
+                       block(velocity) if velocity else None, box, step,
+                       block("masses")[:, 0] if "masses" in columns else None, start + 1)
+
+
+def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
+    """One frame of an extended XYZ file with an orthorhombic Lattice, species and `pos`, and velocities
+    (`vel`) if present."""
+    frames = read_extxyz_frames(path)
+    if not -len(frames) <= frame < len(frames):
+        raise DataFileError(f"{path}: frame {frame} does not exist; the file has {len(frames)} frames")
+    f = frames[frame]
+    unknown = sorted(set(f.labels.tolist()) - set(species_names))
     if unknown:
-        raise DataFileError(f"{path}: unknown species {unknown}; this preset has {list(species_names)}")
-    species = np.array([species_names.index(s) for s in names], dtype=np.int32)
-    velocities = block("vel") if "vel" in columns else None
-    return Structure(block("pos"), species, box, velocities)
+        raise DataFileError(f"{path}: unknown species {unknown}; this system has {list(species_names)}")
+    species = np.array([species_names.index(s) for s in f.labels], dtype=np.int32)
+    return Structure(f.positions, species, f.box, f.velocities, step=f.step or 0)
 
 
 def write_extxyz(path: str | Path, frames, species, species_names, box, steps=None, times=None) -> None:

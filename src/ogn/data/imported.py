@@ -1,0 +1,236 @@
+"""Datasets from trajectories observed elsewhere (`ogn dataset --from`): a system known only from its
+trajectories, no preset and no potential.
+
+Each file is one independent trajectory; the `--test-from` files give the test pairs and never feed
+training. The files are read (`ogn.io.trajectories`), checked against each other (species, masses, box,
+frame stride), and written as an ordinary dataset directory (`ogn.data.dataset`): DIR/train/traj-NNN.h5,
+DIR/test/traj-NNN.h5 and DIR/dataset.json, which records the system, the units, the stride and where
+each trajectory came from. The directory is built under DIR.partial and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ogn import __version__
+from ogn.data.dataset import DATASET_FILE, DatasetError
+from ogn.io.files import atomic_write_text
+from ogn.io.h5md import TrajectoryWriter
+from ogn.io.trajectories import ObservedTrajectory, read_observed
+from ogn.periodic import box_text
+from ogn.systems import System
+from ogn.units import UNITS
+
+
+@dataclass(frozen=True)
+class ImportSpec:
+    units: str  # LAMMPS unit style of the files: lj, metal or real
+    dt: float  # MD timestep, in the units' time unit
+    cutoff: float  # graph cutoff, in the units' length unit
+    k_max: int | None = None  # largest k (MD steps) to serve; default: the shortest trajectory's span
+    type_map: dict[int, str] = field(default_factory=dict)  # LAMMPS type -> species name
+    masses: dict[str, float] = field(default_factory=dict)  # species name -> mass, where files give none
+    frame_stride: int | None = None  # MD steps between frames, for files that give no steps
+    name: str = "imported"  # the system's name in runs and reports
+
+    def __post_init__(self):
+        if self.units not in UNITS:
+            raise ValueError(f"--units {self.units!r}: choose one of {sorted(UNITS)}")
+        for name in ("dt", "cutoff"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
+        if self.k_max is not None and self.k_max < 1:
+            raise ValueError(f"--k-max must be >= 1, got {self.k_max}")
+        if self.frame_stride is not None and self.frame_stride < 1:
+            raise ValueError(f"--frame-stride must be >= 1, got {self.frame_stride}")
+        for name, mass in self.masses.items():
+            if not mass > 0:
+                raise ValueError(f"--masses {name}={mass}: a mass must be positive")
+
+
+def species_names_of(t: ObservedTrajectory, type_map: dict[int, str]) -> np.ndarray:
+    """(N,) species name of each atom: the file's element names, else the type map's, else the type number."""
+    from_elements = t.types is None or not np.array_equal(t.labels, t.types.astype(str))
+    if from_elements or not type_map:
+        return np.asarray(t.labels)
+    missing = sorted(set(t.types.tolist()) - set(type_map))
+    if missing:
+        raise DatasetError(f"{t.source}: atom types {missing} are not in --type-map {type_map}")
+    return np.asarray([type_map[int(x)] for x in t.types])
+
+
+def species_order(trajectories: list[ObservedTrajectory], names: list[np.ndarray]) -> list[str]:
+    """Species in LAMMPS type-number order where the files have types; else by atomic number (elements),
+    then alphabetically."""
+    from ase.data import atomic_numbers
+
+    first_type: dict[str, int] = {}
+    for t, n in zip(trajectories, names):
+        if t.types is not None:
+            for name, typ in zip(n, t.types):
+                first_type[name] = min(first_type.get(name, typ), typ)
+    every = sorted({str(x) for n in names for x in n})
+    key = lambda s: ((0, first_type[s], "") if s in first_type else
+                     (1, atomic_numbers[s], "") if s in atomic_numbers else (2, 0, s))
+    return sorted(every, key=key)
+
+
+def species_masses(species: list[str], trajectories, per_atom: list[np.ndarray], given: dict[str, float]) -> list[float]:
+    """Mass of each species: the files' mass column (which must agree between atoms and files), else
+    --masses, else the element's standard atomic mass (ASE)."""
+    from ase.data import atomic_masses, atomic_numbers
+
+    masses = []
+    for s in species:
+        seen = {}
+        for t, codes in zip(trajectories, per_atom):
+            if t.masses is not None:
+                values = t.masses[codes == species.index(s)]
+                if len(values) and not np.allclose(values, values[0], rtol=1e-6):
+                    raise DatasetError(f"{t.source}: atoms of species {s} have different masses {sorted(set(values))}")
+                if len(values):
+                    seen[t.source] = float(values[0])
+        if seen:
+            first = next(iter(seen.values()))
+            if not np.allclose(list(seen.values()), first, rtol=1e-6):
+                raise DatasetError(f"the files disagree on the mass of {s}: {seen}")
+            if s in given and not np.isclose(given[s], first, rtol=1e-6):
+                raise DatasetError(f"--masses {s}={given[s]} disagrees with the mass column of the files ({first})")
+            masses.append(first)
+        elif s in given:
+            masses.append(float(given[s]))
+        elif s in atomic_numbers:
+            masses.append(float(atomic_masses[atomic_numbers[s]]))
+        else:
+            raise DatasetError(f"no mass for species {s!r}: the files have no mass column and {s!r} is not an"
+                               f" element; give --masses {s}=M (or --type-map to name the types by element)")
+    return masses
+
+
+def frame_stride(t: ObservedTrajectory, given: int | None) -> int:
+    """MD steps between the frames of `t`: from its steps (constant, else an error naming the frame), or
+    `given` for a file without steps."""
+    if t.steps is None:
+        if given is None:
+            raise DatasetError(f"{t.source}: its frames carry no MD step (Step=); give --frame-stride, the MD steps"
+                               " between frames")
+        return given
+    if t.n_frames < 2:
+        raise DatasetError(f"{t.source}: one frame; a trajectory needs at least two")
+    gaps = np.diff(t.steps)
+    if gaps[0] < 1:
+        raise DatasetError(f"{t.source}: timesteps {t.steps[0]} then {t.steps[1]} do not increase")
+    changed = np.flatnonzero(gaps != gaps[0])
+    if len(changed):
+        f = int(changed[0]) + 1
+        raise DatasetError(f"{t.source}: the frame stride changes at frame {f} (timestep {t.steps[f]}): {gaps[0]}"
+                           f" MD steps before, {gaps[f - 1]} after; ogn needs frames at one fixed stride")
+    if given is not None and given != gaps[0]:
+        raise DatasetError(f"{t.source}: its timesteps give a stride of {gaps[0]}, not --frame-stride {given}")
+    return int(gaps[0])
+
+
+def kinetic_temperature(velocities: np.ndarray, masses: np.ndarray, units) -> float:
+    """Mean T of (F, N, 3) velocities with 3N - 3 degrees of freedom."""
+    kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", masses, velocities**2)
+    return float(np.mean(2 * kinetic / ((3 * len(masses) - 3) * units.boltzmann)))
+
+
+def import_dataset(train_files: list[str | Path], test_files: list[str | Path], out_dir: str | Path,
+                   spec: ImportSpec, log: Callable[[str], None] = print) -> dict:
+    """Read, check and write the dataset; returns its metadata (dataset.json)."""
+    out_dir = Path(out_dir)
+    if not train_files or not test_files:
+        raise DatasetError("need at least one --from (training) and one --test-from (test) trajectory")
+    shared = {Path(p).resolve() for p in train_files} & {Path(p).resolve() for p in test_files}
+    if shared:
+        raise DatasetError(f"{sorted(map(str, shared))} given both as training and as test trajectories: the test"
+                           " set must be independent")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise DatasetError(f"{out_dir} exists and is not empty; choose another --out")
+    splits = {"train": list(train_files), "test": list(test_files)}
+    observed = {}
+    for split, files in splits.items():
+        observed[split] = []
+        for path in files:
+            log(f"reading {path}")
+            observed[split].append(read_observed(path))
+    every = observed["train"] + observed["test"]
+    names = [species_names_of(t, spec.type_map) for t in every]
+    species = species_order(every, names)
+    codes = [np.asarray([species.index(str(x)) for x in n], dtype=np.int32) for n in names]
+    first = every[0]
+    for t, c in zip(every, codes):
+        if not np.array_equal(c, codes[0]):
+            raise DatasetError(f"{t.source}: its atoms ({len(c)}, species {np.bincount(c).tolist()}) are not those"
+                               f" of {first.source} ({len(codes[0])}, species {np.bincount(codes[0]).tolist()}) in id"
+                               " order; every trajectory must hold the same atoms")
+        if not np.allclose(t.box, first.box, rtol=1e-9):
+            raise DatasetError(f"{t.source}: box {box_text(t.box)}, but {first.source} has {box_text(first.box)}")
+    masses = species_masses(species, every, codes, spec.masses)
+    strides = {t.source: frame_stride(t, spec.frame_stride) for t in every}
+    stride = strides[first.source]
+    if len(set(strides.values())) > 1:
+        raise DatasetError(f"the files have different frame strides (MD steps between frames): {strides}")
+    if 2 * spec.cutoff > first.box.min():
+        raise DatasetError(f"--cutoff {spec.cutoff} is more than half the smallest box side {first.box.min():.6g}")
+    n_frames = {split: min(t.n_frames for t in ts) for split, ts in observed.items()}
+    span = (min(n_frames.values()) - 1) * stride
+    k_max = spec.k_max or span
+    if k_max > span or k_max % stride:
+        raise DatasetError(f"--k-max {k_max}: must be a multiple of the frame stride {stride} and at most {span}, the"
+                           " span of the shortest trajectory")
+    for split, ts in observed.items():
+        for t in ts:
+            if t.n_frames > n_frames[split]:
+                log(f"{t.source}: using its first {n_frames[split]} of {t.n_frames} frames (the shortest {split}"
+                    " trajectory's length; the trajectories of a split are stacked)")
+
+    units = UNITS[spec.units]
+    atom_masses = np.asarray(masses)[codes[0]]
+    temperature = kinetic_temperature(np.concatenate([t.velocities for t in observed["train"]]), atom_masses, units)
+    system = System(name=spec.name, units=units, species_names=tuple(species), masses=tuple(masses),
+                    charges=(0.0,) * len(species), counts=tuple(int(x) for x in np.bincount(codes[0], minlength=len(species))),
+                    box=tuple(first.box), temperature=temperature, dt=spec.dt, skin=spec.cutoff,
+                    min_distance=1e-3 * spec.cutoff, potential=None)
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    meta = {
+        "format": "ogn-dataset-1",
+        "system": system.describe(),
+        "spec": {"source": "imported", "stride": stride, "k_max": k_max, "units": spec.units, "dt": spec.dt,
+                 "cutoff": spec.cutoff, "type_map": {str(k): v for k, v in spec.type_map.items()},
+                 "masses": dict(zip(species, masses)), "test_pairs": 100},
+        "ogn_version": __version__,
+        "precision": "float64",
+        "train": [], "test": [],
+    }
+    for split, ts in observed.items():
+        (partial / split).mkdir(parents=True)
+        for i, t in enumerate(ts):
+            f = n_frames[split]
+            name = f"{split}/traj-{i:03d}.h5"
+            steps = t.steps[:f] if t.steps is not None else stride * np.arange(f)
+            kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", atom_masses, t.velocities[:f] ** 2)
+            with TrajectoryWriter(partial / name, codes[0], t.box, spec.dt,
+                                  {"system": system.describe(), "source": str(Path(t.source).resolve())},
+                                  spec.units) as writer:
+                writer.append(steps, t.positions[:f], t.velocities[:f], np.full(f, np.nan), kinetic)
+            meta[split].append({"file": name, "source": str(Path(t.source).resolve()), "frames": f,
+                                "first_step": int(steps[0]), "stride": stride})
+    atomic_write_text(partial / DATASET_FILE, json.dumps(meta, indent=2) + "\n")
+    if out_dir.exists():
+        out_dir.rmdir()  # empty, checked above
+    os.replace(partial, out_dir)
+    log(f"{len(observed['train'])} training and {len(observed['test'])} test trajectories of {system.n_atoms} atoms"
+        f" ({', '.join(f'{c} {s}' for s, c in zip(species, system.counts))}), box {box_text(first.box)}"
+        f" {units.length}, a frame every {stride} MD steps of {spec.dt} {units.time}, mean T {temperature:.4g}"
+        f" {units.temperature}, k <= {k_max}")
+    return meta

@@ -1,0 +1,115 @@
+"""Trajectories observed elsewhere, for `ogn dataset --from`: LAMMPS text dumps, extended XYZ and H5MD
+(ours and other writers'), each read into an `ObservedTrajectory` (`ogn.io.lammps_dump`). Which species a
+label is, and its mass, is decided later for all files together (`ogn.data.imported`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ogn.io.lammps_dump import ObservedTrajectory, TrajectoryFileError, read_lammps_dump, unwrap_by_continuity
+from ogn.io.structures import read_extxyz_frames
+from ogn.periodic import box_sides
+
+
+def read_observed(path: str | Path) -> ObservedTrajectory:
+    """A LAMMPS dump, extxyz or H5MD trajectory, told apart by content (HDF5 signature, `ITEM:` header) and
+    then by extension."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if not head:
+        raise TrajectoryFileError(f"{path}: empty file (0 bytes)")
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return read_h5md_observed(path)
+    if head.lstrip().startswith(b"ITEM:"):
+        return read_lammps_dump(path)
+    if path.suffix in (".xyz", ".extxyz"):
+        return read_extxyz_observed(path)
+    raise TrajectoryFileError(f"{path}: not a LAMMPS text dump (no 'ITEM:' header), extxyz (.xyz/.extxyz) or"
+                              " H5MD file")
+
+
+def read_extxyz_observed(path: str | Path) -> ObservedTrajectory:
+    """Every frame of an extxyz file (`ogn.io.structures.read_extxyz_frames`), which must hold the same atoms
+    in a fixed box; the MD step from `Step=` where every frame has one. Positions are unwrapped by
+    continuity."""
+    frames = read_extxyz_frames(path)
+    first = frames[0]
+    for i, f in enumerate(frames):
+        if f.velocities is None:
+            raise TrajectoryFileError(f"{path}:{f.line}: frame {i} has no velocity column (vel); ogn learns from"
+                                      " positions and velocities")
+        if not np.array_equal(f.labels, first.labels):
+            raise TrajectoryFileError(f"{path}:{f.line}: frame {i} has other atoms ({len(f.labels)}) than frame 0"
+                                      f" ({len(first.labels)}), or in another order")
+        if not np.allclose(f.box, first.box, rtol=1e-9):
+            raise TrajectoryFileError(f"{path}:{f.line}: the box changes at frame {i}; ogn needs a fixed box (NVE or"
+                                      " NVT, not NPT)")
+    steps = None if any(f.step is None for f in frames) else np.asarray([f.step for f in frames], dtype=np.int64)
+    positions = unwrap_by_continuity(np.stack([f.positions for f in frames]), first.box)
+    return ObservedTrajectory(str(path), positions, np.stack([f.velocities for f in frames]), steps, first.box,
+                              first.labels, None, first.masses)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# H5MD
+
+def read_h5md_observed(path: str | Path) -> ObservedTrajectory:
+    """H5MD from ogn or another writer (LAMMPS `dump h5md`, MDAnalysis): the first particle group's
+    position and velocity time series, its species (names from ogn's metadata, else the numbers as text),
+    a fixed box (a time series must not change), and image flags where present."""
+    import json
+
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            if "particles" not in f or not len(f["particles"]):
+                raise TrajectoryFileError(f"{path}: no particles group; not an H5MD trajectory")
+            name = next(iter(f["particles"]))
+            group = f["particles"][name]
+            for need in ("position", "velocity", "box"):
+                if need not in group:
+                    raise TrajectoryFileError(f"{path}: particles/{name} has no {need!r}; ogn needs positions,"
+                                              " velocities and the box")
+            positions = np.asarray(group["position/value"], dtype=np.float64)
+            velocities = np.asarray(group["velocity/value"], dtype=np.float64)
+            if positions.ndim != 3 or velocities.shape != positions.shape:
+                raise TrajectoryFileError(f"{path}: position {positions.shape} and velocity {velocities.shape} are"
+                                          " not two (frames, atoms, 3) series of one shape")
+            steps = np.asarray(group["position/step"], dtype=np.int64) if "step" in group["position"] else None
+            if steps is not None and steps.ndim == 0:  # a fixed step interval (H5MD's scalar form)
+                steps = steps * np.arange(len(positions))
+            edges = group["box/edges"]
+            edges = np.asarray(edges["value"] if isinstance(edges, h5py.Group) else edges, dtype=np.float64)
+            if edges.ndim in (2, 3) and edges.shape[0] == len(positions) and edges.shape[1:] in ((3,), (3, 3)):
+                if not np.allclose(edges, edges[0], rtol=1e-9):
+                    raise TrajectoryFileError(f"{path}: the box changes with time; ogn needs a fixed box (NVE or NVT,"
+                                              " not NPT)")
+                edges = edges[0]
+            box = box_sides(edges, f"{path}: box/edges")
+            species = group.get("species")
+            if isinstance(species, h5py.Group):
+                species = species["value"][0]
+            species = np.zeros(positions.shape[1], int) if species is None else np.asarray(species).astype(int)
+            has_images = "image" in group
+            if has_images:
+                positions = positions + np.asarray(group["image/value"], dtype=np.float64) * box
+            metadata = {}
+            if "parameters/ogn" in f:
+                metadata = json.loads(f["parameters/ogn"].attrs.get("metadata", "{}"))
+    except OSError as err:
+        raise TrajectoryFileError(f"{path}: not a readable HDF5 file ({err})") from err
+    names = metadata.get("system", {}).get("species")
+    if names:
+        labels, types = np.asarray(names)[species], None
+    else:
+        labels, types = species.astype(str), species
+    positions = positions if has_images else unwrap_by_continuity(positions, box)
+    return ObservedTrajectory(str(path), positions, velocities, steps, box, labels, types, None)
