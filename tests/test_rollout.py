@@ -148,14 +148,16 @@ def test_rollout_command_writes_a_trajectory(small_run, lj_dataset, tmp_path):
     out = tmp_path / "r.h5"
     init = lj_dataset / "test" / "traj-000.h5"
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out)]) == 0
-    t = read_trajectory(out)
-    assert t.status == "complete" and list(t.steps) == [5, 10, 15, 20]
+    t, start = read_trajectory(out), read_trajectory(init, frames=-1)
+    first = int(start.steps)  # the start is frame 0, and the steps go on from its step
+    assert t.status == "complete" and list(t.steps) == [first, first + 5, first + 10, first + 15, first + 20]
+    np.testing.assert_array_equal(t.positions[0], start.positions)
     assert np.isnan(t.potential_energy).all() and np.isfinite(t.kinetic_energy).all()  # energies are opt-in
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out),
                  "--energies"]) == 0
     assert np.isfinite(read_trajectory(out).potential_energy).all()
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out), "--every", "2"]) == 0
-    assert list(read_trajectory(out).steps) == [10, 20]
+    assert list(read_trajectory(out).steps) == [first, first + 10, first + 20]
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "7", "--out", str(out)]) == 2
     assert read_trajectory(out).status == "complete"  # the earlier file is untouched
 

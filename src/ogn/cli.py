@@ -226,7 +226,9 @@ def cmd_rollout(args) -> int:
     replaces = Path(args.out).exists()
     summary, _ = rollout_to_file(args.run, args.init, args.out, args.steps, frame=args.frame,
                                  energies=args.energies, every=args.every, network_dtype=args.network_dtype,
-                                 energy_correction=args.energy_correction, log=console.log)
+                                 energy_correction=args.energy_correction, thermostat=args.thermostat,
+                                 temperature=args.temperature, damping=args.damping, seed=args.seed,
+                                 log=console.log)
     console.print(f"[bold]wrote[/bold] {args.out}{' (replacing the earlier file)' if replaces else ''}")
     for line in summary.lines():
         console.print("  " + line)
@@ -288,7 +290,10 @@ def cmd_convert(args) -> int:
         _console().print(f"[bold yellow]warning:[/bold yellow] {args.input} did not complete (status {t.status!r})")
     if out.suffix in (".xyz", ".extxyz"):
         names = t.metadata.get("system", {}).get("species") or [str(k) for k in range(t.species.max() + 1)]
-        write_extxyz(out, frames, t.species, names, t.box, steps=t.steps, times=t.times)
+        from ogn.units import UNITS
+
+        write_extxyz(out, frames, t.species, names, t.box, steps=t.steps, times=t.times,
+                     time_unit=UNITS[t.units].time if t.units in UNITS else None)
     elif out.suffix in (".dump", ".lammpstrj"):
         write_lammps_dump(out, frames, t.species, t.box, t.steps)
     _console().print(f"wrote {len(frames)} frames to {out}")
@@ -415,7 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start: H5MD trajectory, LAMMPS data file with Velocities, or extxyz with velocities")
     p.add_argument("--frame", type=int, default=-1, help="frame of an H5MD --init file (default: last)")
     p.add_argument("--steps", type=int, required=True, help="MD steps to simulate, a multiple of the model's k")
-    p.add_argument("--out", required=True, help="output trajectory FILE.h5, one frame per prediction")
+    p.add_argument("--out", required=True, help="output trajectory: FILE.h5 (H5MD) or FILE.extxyz; the start, then one"
+                                                " frame per written prediction")
     p.add_argument("--network-dtype", choices=NETWORK_DTYPES, default="float32",
                    help="dtype of the network's arithmetic; bfloat16 is for GPUs, slower on most CPUs (default float32)")
     p.add_argument("--every", type=int, default=1, help="write every E-th prediction (default 1: all)")
@@ -426,6 +432,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--energies", action="store_true",
                    help="evaluate the true potential energy of every written frame (default: off; the summary"
                         " still gives the total-energy change from the first and last states)")
+    p.add_argument("--thermostat", choices=["langevin", "csvr"],
+                   help="NVT: a thermostat half step before and after every prediction (Langevin as FlashMD,"
+                        " CSVR (Bussi) as TrajCast; default: none, NVE)")
+    p.add_argument("--temperature", type=float,
+                   help="thermostat temperature (LJ: epsilon/k_B; metal/real: K; required with --thermostat)")
+    p.add_argument("--damping", type=float,
+                   help="thermostat time constant, in the model's time unit (LJ tau, metal ps, real fs; default 100"
+                        " MD timesteps)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the thermostat's noise (default 0)")
     p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("evaluate", help="roll a trained model out against MD and baselines; report and figures")

@@ -41,12 +41,13 @@ ROLLOUT_EDGE_MARGIN = 1.1  # edge slots per edge of the first graph
 
 
 def make_rollout_fn(model: OGN, box, cutoff: float, capacity: int, n_predictions: int, step_time: float,
-                    neighbor_fn=None) -> Callable:
-    """jit-compiled rollout: (positions, velocities, species, masses[, neighbor]) -> per prediction positions and
-    velocities, the most edges any graph needed, and whether the neighbor list overflowed. Without
+                    neighbor_fn=None, thermostat: Callable | None = None) -> Callable:
+    """jit-compiled rollout: (positions, velocities, species, masses, neighbor, key) -> per prediction positions
+    and velocities, the most edges any graph needed, and whether the neighbor list overflowed. Without
     `neighbor_fn` the graph is built from all pairs, O(N^2); with a jax-md Sparse `neighbor_fn` (cutoff +
     skin, cell list) it is the list's pairs within `cutoff`, the list rebuilt only when an atom has moved
-    more than half the skin. Either way the graph has `capacity` edge slots."""
+    more than half the skin. Either way the graph has `capacity` edge slots. With `thermostat` (a half step
+    `(v, key) -> v`, `ogn.thermostats`), each prediction is wrapped in two half steps drawn from `key`."""
     graphdef, state = nnx.split(model)
 
     def step(model, r, v, species, masses, graph, centre_velocity):
@@ -54,12 +55,15 @@ def make_rollout_fn(model: OGN, box, cutoff: float, capacity: int, n_predictions
         return r + dr.astype(r.dtype), v + dv.astype(v.dtype)
 
     @jax.jit
-    def rollout(positions, velocities, species, masses, neighbor=None):
+    def rollout(positions, velocities, species, masses, neighbor=None, key=None):
         model = nnx.merge(graphdef, state)
         centre_velocity = jnp.sum(masses[:, None] * velocities, axis=0) / jnp.sum(masses)  # conserved
 
-        def predict(carry, _):
+        def predict(carry, i):
             r, v, neighbor, finite = carry
+            if thermostat is not None:
+                before, after = jax.random.split(jax.random.fold_in(key, i))
+                v = thermostat(v, before)
             if neighbor is None:
                 graph, overflow = dense_graph(r, box, cutoff, capacity), False
             else:
@@ -70,11 +74,13 @@ def make_rollout_fn(model: OGN, box, cutoff: float, capacity: int, n_predictions
             # graphs of non-finite states are garbage: only finite ones may ask for more room
             edges, overflow = jnp.where(finite, graph.n_edges, 0), finite & overflow
             r, v = step(model, r, v, species, masses, graph, centre_velocity)
+            if thermostat is not None:
+                v = thermostat(v, after)
             finite = finite & jnp.isfinite(r).all() & jnp.isfinite(v).all()
             return (r, v, neighbor, finite), (r, v, edges, overflow)
 
         carry = (positions, velocities, neighbor, jnp.asarray(True))
-        _, (rs, vs, edges, overflow) = jax.lax.scan(predict, carry, None, length=n_predictions)
+        _, (rs, vs, edges, overflow) = jax.lax.scan(predict, carry, jnp.arange(n_predictions))
         return rs, vs, edges.max(), jnp.any(overflow)
 
     return rollout
@@ -93,11 +99,12 @@ class CompiledRollout:
     """`n_predictions` predictions of `model` from any state of these atoms, compiled once and reusable
     (`ogn rollout`, `ogn bench rollout`). A run whose graph outgrew its edge capacity, or whose neighbor
     list overflowed, is redone with more room: no edge is ever dropped. `network_dtype` "bfloat16" runs
-    the network (not the normalisers, graphs or positions) in bfloat16, an option for GPUs."""
+    the network (not the normalisers, graphs or positions) in bfloat16, an option for GPUs. `thermostat`:
+    see make_rollout_fn; each call then takes a random key."""
 
     def __init__(self, model: OGN, box, cutoff: float, species, masses, step_time: float,
                  n_predictions: int, skin: float | None = None, log: Callable[[str], None] = print,
-                 network_dtype: str = "float32"):
+                 network_dtype: str = "float32", thermostat: Callable | None = None):
         if network_dtype not in NETWORK_DTYPES:
             raise ValueError(f"network dtype must be one of {NETWORK_DTYPES}, got {network_dtype!r}")
         if network_dtype != "float32":
@@ -108,7 +115,7 @@ class CompiledRollout:
         self.masses = jnp.asarray(masses, jnp.float32)  # (N,) per atom
         if self.masses.shape != self.species.shape or not bool(jnp.all(self.masses > 0)):
             raise ValueError(f"need one positive mass per atom, got shape {self.masses.shape} for {len(species)} atoms")
-        self.step_time = step_time
+        self.step_time, self.thermostat = step_time, thermostat
         self.dense = len(self.species) <= DENSE_MAX_ATOMS
         self.neighbor_fn = None if self.dense else sparse_neighbor_fn(box, cutoff, 0.1 * cutoff if skin is None else skin)
         self.neighbor = None
@@ -123,16 +130,19 @@ class CompiledRollout:
     def _compile(self, capacity: int) -> None:
         self.edge_capacity = capacity
         self._fn = make_rollout_fn(self.model, self.box, self.cutoff, capacity, self.n_predictions,
-                                   self.step_time, self.neighbor_fn)
+                                   self.step_time, self.neighbor_fn, self.thermostat)
 
-    def __call__(self, positions: jax.Array, velocities: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """(S, N, 3) positions (unwrapped) and velocities after each prediction."""
+    def __call__(self, positions: jax.Array, velocities: jax.Array, key: jax.Array | None = None
+                 ) -> tuple[jax.Array, jax.Array]:
+        """(S, N, 3) positions (unwrapped) and velocities after each prediction; `key` drives the thermostat."""
+        if self.thermostat is not None and key is None:
+            raise ValueError("a thermostatted rollout needs a random key")
         if self.neighbor_fn is not None and self.neighbor is None:
             self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box))
         if self._fn is None:
             self._compile(with_margin(self.edges_now(positions), ROLLOUT_EDGE_MARGIN))
         while True:
-            rs, vs, most, overflow = self._fn(positions, velocities, self.species, self.masses, self.neighbor)
+            rs, vs, most, overflow = self._fn(positions, velocities, self.species, self.masses, self.neighbor, key)
             if bool(overflow):
                 self.log("the neighbor list outgrew its capacity: redoing the rollout with a larger one")
                 self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box),
@@ -156,16 +166,20 @@ def rollout(
     log: Callable[[str], None] = print,
     skin: float | None = None,
     network_dtype: str = "float32",
+    thermostat: Callable | None = None,
+    seed: int = 0,
 ) -> Rollout:
     """Roll the model `n_steps` MD steps (a multiple of its k) from one state. `skin`: of the cell-list
-    neighbor list used above DENSE_MAX_ATOMS atoms (default 0.1 r_c); `network_dtype`: see CompiledRollout."""
+    neighbor list used above DENSE_MAX_ATOMS atoms (default 0.1 r_c); `network_dtype`: see CompiledRollout;
+    `thermostat` (`ogn.thermostats.make_thermostat`) and its `seed`: an NVT rollout."""
     k, n_predictions = check_request(model, info, species, box, n_steps)
     cutoff = float(info["cutoff"])
     species = np.asarray(species)
     masses = np.asarray(info["system"]["masses"], np.float64)[species]
     step_time = k * float(info["dt"])
-    simulate = CompiledRollout(model, box, cutoff, species, masses, step_time, n_predictions, skin, log, network_dtype)
-    rs, vs = simulate(jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32))
+    simulate = CompiledRollout(model, box, cutoff, species, masses, step_time, n_predictions, skin, log, network_dtype,
+                               thermostat)
+    rs, vs = simulate(jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32), jax.random.key(seed))
     rs, vs = np.asarray(rs), np.asarray(vs)
     finite = np.isfinite(rs).all(axis=(1, 2)) & np.isfinite(vs).all(axis=(1, 2))
     if not finite.all():
@@ -323,12 +337,17 @@ class PhysicsSummary:
     energy_change_per_atom: float | None  # E_total(end) - E_total(start) per atom; None without a potential
     thermal_energy: float  # kB T of the start
     units: object
+    species_temperatures: dict[str, float] | None = None  # mean kinetic T of each species over the rollout
+    temperature_mean: float | None = None  # mean kinetic T over the rollout
 
     def lines(self) -> list[str]:
         u = self.units
         change = np.abs(self.momentum_end - self.momentum_start).max() / self.thermal_momentum
-        lines = [
-            f"T: {self.temperature_start:.4g} -> {self.temperature_end:.4g} {u.temperature}",
+        lines = [f"T: {self.temperature_start:.4g} -> {self.temperature_end:.4g} {u.temperature}"]
+        if self.temperature_mean is not None:
+            lines.append(f"mean T over the rollout: {self.temperature_mean:.4g} {u.temperature}; per species: "
+                         + ", ".join(f"{name} {t:.4g}" for name, t in self.species_temperatures.items()))
+        lines += [
             (f"total momentum: |P_end - P_start| = {change:.2e} sqrt(N m kB T) (conserved exactly up to float32"
              " rounding)"),
         ]
@@ -340,8 +359,22 @@ class PhysicsSummary:
         return lines
 
 
-def physics_summary(info: dict, species, start: tuple, end: tuple, units, system=None) -> PhysicsSummary:
-    """`start` and `end`: (positions, velocities); `system`: a System with a potential, or None."""
+def species_temperatures(velocities: np.ndarray, species: np.ndarray, masses: np.ndarray, names, units) -> dict:
+    """Mean kinetic T of each species over (F, N, 3) velocities, 3 degrees of freedom per atom (the centre
+    of mass's 3 are not split between species)."""
+    out = {}
+    for s, name in enumerate(names):
+        atoms = species == s
+        if atoms.any():
+            kinetic = kinetic_energy(velocities[:, atoms], masses[atoms], units.mvv2e)
+            out[name] = float(np.mean(2 * kinetic / (3 * atoms.sum() * units.boltzmann)))
+    return out
+
+
+def physics_summary(info: dict, species, start: tuple, end: tuple, units, system=None,
+                    trajectory_velocities: np.ndarray | None = None) -> PhysicsSummary:
+    """`start` and `end`: (positions, velocities); `system`: a System with a potential, or None;
+    `trajectory_velocities` (F, N, 3): for the mean temperatures, total and per species."""
     masses = np.asarray(info["system"]["masses"], np.float64)[species]
     t0, t1 = (kinetic_temperature(v, masses, units) for _, v in (start, end))
     p0, p1 = (np.einsum("n,nk->k", masses, np.asarray(v, np.float64)) for _, v in (start, end))
@@ -356,26 +389,42 @@ def physics_summary(info: dict, species, start: tuple, end: tuple, units, system
         potential, kinetic, _ = frame_energies(system, species, positions, velocities)
         total = potential + kinetic
         change = float(total[1] - total[0]) / len(species)
-    return PhysicsSummary(t0, t1, p0, p1, thermal_momentum, change, thermal_energy, units)
+    summary = PhysicsSummary(t0, t1, p0, p1, thermal_momentum, change, thermal_energy, units)
+    if trajectory_velocities is not None:
+        v = np.asarray(trajectory_velocities, np.float64)
+        summary.temperature_mean = float(np.mean([kinetic_temperature(f, masses, units) for f in v]))
+        summary.species_temperatures = species_temperatures(v, np.asarray(species), masses, info["system"]["species"],
+                                                            units)
+    return summary
+
+
+ROLLOUT_FORMATS = {".h5": "h5md", ".hdf5": "h5md", ".h5md": "h5md", ".xyz": "extxyz", ".extxyz": "extxyz"}
 
 
 def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_steps: int, frame: int = -1,
                     energies: bool = False, every: int = 1, network_dtype: str = "float32",
-                    energy_correction: bool = False,
+                    energy_correction: bool = False, thermostat: str | None = None, temperature: float | None = None,
+                    damping: float | None = None, seed: int = 0,
                     log: Callable[[str], None] = print) -> tuple[PhysicsSummary, list[str]]:
-    """`ogn rollout`: load a trained run and a start, check both, roll out, write H5MD to `out`.
+    """`ogn rollout`: load a trained run and a start, check both, roll out, write the start and every
+    `every`-th prediction to `out` (H5MD, or extxyz by its extension), steps counted on from the start's.
 
-    Returns the physics summary and the warnings issued before the run. Every `every`-th prediction is
-    written. Potential energies are evaluated (true potential) on the written frames only with `energies`;
-    the summary needs only the first and last states. `out` is checked for writability before any work.
+    Returns the physics summary and the warnings issued before the run. Potential energies are evaluated
+    (true potential) on the written frames only with `energies`. `thermostat` ("langevin" or "csvr") at
+    `temperature` with time constant `damping` (default 100 MD steps) makes the rollout NVT, reproducibly
+    from `seed`. `out` is checked before any work.
     """
     if every < 1:
         raise ValueError(f"--every counts predictions and must be >= 1, got {every}")
+    if Path(out).suffix.lower() not in ROLLOUT_FORMATS:
+        raise ValueError(f"{out}: unknown output format {Path(out).suffix!r}; use .h5 (H5MD) or .extxyz")
+    if thermostat is not None and (energy_correction or temperature is None):
+        raise ValueError("--thermostat needs --temperature, and excludes --energy-correction (which keeps NVE energy)")
     from ogn.io.files import check_writable
-    from ogn.io.h5md import TrajectoryWriter
     from ogn.md.run import load_init
     from ogn.model.checkpoint import load_run
     from ogn.systems import system_from_description
+    from ogn.thermostats import make_thermostat
     from ogn.units import UNITS
 
     check_writable(out)
@@ -385,32 +434,52 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
         raise ValueError(f"{run_dir} was trained on {system.name!r}, whose potential ogn does not know: --energies and"
                          " --energy-correction need one")
     units = UNITS[info["system"]["units"]]
+    masses = system.atom_masses(start.species)
+    step_time = int(info["k"]) * system.dt
+    half_step = None
+    if thermostat is not None:
+        damping = 100 * system.dt if damping is None else damping
+        half_step = make_thermostat(thermostat, temperature, damping, step_time, masses, units)
     warnings = check_start(info, start.positions, start.velocities, start.species, system.box, str(init), units)
     for warning in warnings:
         log(f"warning: {warning}; the model was not trained on such states")
-    log(f"rolling {run_dir} (k = {info['k']}) for {n_steps} MD steps from {init}, N = {system.n_atoms}")
+    ensemble = (f", {thermostat} thermostat at {temperature:g} {units.temperature} (damping {damping:g} {units.time},"
+                f" seed {seed})" if thermostat else "")
+    log(f"rolling {run_dir} (k = {info['k']}) for {n_steps} MD steps from {init}, N = {system.n_atoms}{ensemble}")
     if energy_correction:
         log("energy correction: velocities rescaled after every prediction to keep the start's total energy")
         result = energy_corrected_rollout(model, info, system, start.positions, start.velocities, start.species,
                                           n_steps, log=log, network_dtype=network_dtype)
     else:
         result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
-                         log=log, network_dtype=network_dtype)
+                         log=log, network_dtype=network_dtype, thermostat=half_step, seed=seed)
     summary = physics_summary(info, start.species, (start.positions, start.velocities),
                               (result.positions[-1], result.velocities[-1]), units,
-                              system if system.potential is not None else None)
+                              system if system.potential is not None else None, result.velocities)
     written = slice(every - 1, None, every)
-    positions, velocities, steps = result.positions[written], result.velocities[written], result.steps[written]
+    positions = np.concatenate([np.asarray(start.positions, np.float64)[None], result.positions[written]])
+    velocities = np.concatenate([np.asarray(start.velocities, np.float64)[None], result.velocities[written]])
+    steps = start.step + np.concatenate([[0], result.steps[written]])
+    if ROLLOUT_FORMATS[Path(out).suffix.lower()] == "extxyz":
+        from ogn.io.structures import write_extxyz
+
+        write_extxyz(out, zip(positions, velocities), start.species, system.species_names, system.box, steps=steps,
+                     times=steps * system.dt, time_unit=units.time)
+        return summary, warnings
     if energies:
         from ogn.md.simulate import frame_energies
 
         potential, kinetic, _ = frame_energies(system, start.species, positions, velocities)
     else:
-        masses = system.atom_masses(start.species)
         kinetic = kinetic_energy(velocities, masses, units.mvv2e)
         potential = np.full(len(kinetic), np.nan)
     meta = {"system": system.describe(), "model": str(run_dir), "k": info["k"], "init": str(init),
-            "network_dtype": network_dtype, "energy_correction": energy_correction, "potential_energy": "true potential" if energies else "not computed"}
+            "network_dtype": network_dtype, "energy_correction": energy_correction,
+            "thermostat": None if thermostat is None else {"name": thermostat, "temperature": temperature,
+                                                           "damping": damping, "seed": seed},
+            "potential_energy": "true potential" if energies else "not computed"}
+    from ogn.io.h5md import TrajectoryWriter
+
     with TrajectoryWriter(out, start.species, system.box, system.dt, meta, system.units.name) as writer:
         writer.append(steps, positions, velocities, potential, kinetic)
     return summary, warnings

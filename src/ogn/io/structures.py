@@ -157,23 +157,37 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
     return Structure(f.positions, species, f.box, f.velocities, step=f.step or 0)
 
 
-def write_extxyz(path: str | Path, frames, species, species_names, box, steps=None, times=None) -> None:
-    """frames: iterable of (positions, velocities); positions as given (unwrapped stays unwrapped)."""
+def write_extxyz(path: str | Path, frames, species, species_names, box, steps=None, times=None,
+                 time_unit: str | None = None) -> None:
+    """frames: iterable of (positions, velocities); positions as given (unwrapped stays unwrapped),
+    velocities in the trajectory's units (column `vel`).
+
+    Where every species is a chemical element, `species` holds the symbols (ASE and OVITO read them as
+    elements). Otherwise (the LJ species A and B) `species` is X, ASE's "no element", and the names go in a
+    per-atom `species_name` column, which OVITO shows as a property and `ogn` reads back as the species.
+    `Step=` is the MD step, `Time=` the time in `time_unit` (given as `TimeUnit=`)."""
+    from ase.data import atomic_numbers
+
+    elements = all(name in atomic_numbers and name != "X" for name in species_names)
     out = []
     lx, ly, lz = (float(b) for b in box_sides(box))
     lattice = f"{lx!r} 0.0 0.0 0.0 {ly!r} 0.0 0.0 0.0 {lz!r}"
     for f, (positions, velocities) in enumerate(frames):
-        props = "species:S:1:pos:R:3" + (":vel:R:3" if velocities is not None else "")
+        props = ("species:S:1:pos:R:3" + (":vel:R:3" if velocities is not None else "")
+                 + ("" if elements else ":species_name:S:1"))
         extra = ""
         if steps is not None:
             extra += f" Step={int(steps[f])}"
         if times is not None:
-            extra += f" Time={float(times[f])!r}"
+            extra += f" Time={float(times[f])!r}" + (f" TimeUnit={time_unit}" if time_unit else "")
         out += [str(len(species)), f'Lattice="{lattice}" Properties={props} pbc="T T T"{extra}']
         for a in range(len(species)):
-            row = [species_names[species[a]]] + [repr(float(x)) for x in positions[a]]
+            name = species_names[species[a]]
+            row = [name if elements else "X"] + [repr(float(x)) for x in positions[a]]
             if velocities is not None:
                 row += [repr(float(x)) for x in velocities[a]]
+            if not elements:
+                row.append(name)
             out.append(" ".join(row))
     atomic_write_text(path, "\n".join(out) + "\n")
 
