@@ -34,7 +34,7 @@ def langevin(kT: float, damping: float, half_step: float, masses, mvv2e: float) 
         centre = _centre(velocities, masses)
         noise = sigma * jax.random.normal(key, velocities.shape, velocities.dtype)
         relative = c * (velocities - centre) + noise - _centre(noise, masses)
-        return centre + relative
+        return (centre + relative).astype(velocities.dtype)
 
     return apply
 
@@ -58,7 +58,7 @@ def csvr(kT: float, damping: float, half_step: float, masses, mvv2e: float) -> C
         new = (c * kinetic + (1 - c) * target * (r1 * r1 + rest) / n_dof
                + 2 * r1 * jnp.sqrt(c * (1 - c) * target * kinetic / n_dof))
         scale = jnp.sqrt(jnp.maximum(new, 0.0) / kinetic)
-        return centre + scale * relative
+        return (centre + scale * relative).astype(velocities.dtype)
 
     return apply
 

@@ -174,11 +174,11 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
                                " order; every trajectory must hold the same atoms")
         if not np.allclose(t.box, first.box, rtol=1e-9):
             raise DatasetError(f"{t.source}: box {box_text(t.box)}, but {first.source} has {box_text(first.box)}")
-    masses = species_masses(species, every, codes, spec.masses)
     strides = {t.source: frame_stride(t, spec.frame_stride) for t in every}
     stride = strides[first.source]
     if len(set(strides.values())) > 1:
         raise DatasetError(f"the files have different frame strides (MD steps between frames): {strides}")
+    masses = species_masses(species, every, codes, spec.masses)
     if 2 * spec.cutoff > first.box.min():
         raise DatasetError(f"--cutoff {spec.cutoff} is more than half the smallest box side {first.box.min():.6g}")
     n_frames = {split: min(t.n_frames for t in ts) for split, ts in observed.items()}

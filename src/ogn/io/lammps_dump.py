@@ -66,7 +66,7 @@ def read_lammps_dump(path: str | Path) -> ObservedTrajectory:
             raise TrajectoryFileError(f"{path}:{k + 1}: frame {frame} (timestep {step}) has no 'ITEM: NUMBER OF ATOMS'")
         count, k = _dump_int(path, lines, k + 1), k + 2
         if n is not None and count != n:
-            raise TrajectoryFileError(f"{path}:{k - 1}: frame {frame} (timestep {step}) has {count} atoms,"
+            raise TrajectoryFileError(f"{path}:{k}: frame {frame} (timestep {step}) has {count} atoms,"
                                       f" frame 0 has {n}: ogn needs a fixed set of atoms")
         n = count
         box, k = _dump_box(path, lines, k, frame, step)

@@ -1,0 +1,233 @@
+"""Learning from your own trajectories: LAMMPS dumps, extxyz and H5MD in; a system without a preset; every
+bad file refused with its name and the line or frame; and the README's worked example end to end on copper
+made by the LAMMPS Python module in a non-cubic box."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ogn.data.dataset import DatasetError, load_frames
+from ogn.data.imported import ImportSpec, import_dataset
+from ogn.io.lammps_dump import TrajectoryFileError, read_lammps_dump
+from ogn.io.structures import write_extxyz
+from ogn.io.trajectories import read_observed
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "copper" / "in.copper"
+BOX = np.array([6.0, 7.0, 8.0])
+
+
+def _motion(n_frames=6, n_atoms=4, seed=0):
+    """Unwrapped positions that cross the box, and velocities."""
+    rng = np.random.default_rng(seed)
+    start = rng.uniform(0, BOX, (n_atoms, 3))
+    velocities = rng.normal(0, 1.0, (n_frames, n_atoms, 3))
+    positions = start + np.cumsum(0.7 * velocities, axis=0)
+    return positions, velocities
+
+
+def _dump(path, positions, velocities, columns="id type xu yu zu vx vy vz", steps=None, types=None,
+          boxes=None, order=None, extra=None, lo=(0.0, 0.0, 0.0)):
+    n_frames, n_atoms = positions.shape[:2]
+    steps = list(range(0, 10 * n_frames, 10)) if steps is None else steps
+    types = [1, 2] * (n_atoms // 2) if types is None else types
+    lines = []
+    for f in range(n_frames):
+        box = BOX if boxes is None else boxes[f]
+        lines += ["ITEM: TIMESTEP", str(steps[f]), "ITEM: NUMBER OF ATOMS", str(n_atoms), "ITEM: BOX BOUNDS pp pp pp"]
+        lines += [f"{lo[a]} {lo[a] + box[a]}" for a in range(3)]
+        lines.append(f"ITEM: ATOMS {columns}")
+        for a in (range(n_atoms) if order is None else order):
+            r, v = positions[f, a], velocities[f, a]
+            wrapped = np.mod(r, box)
+            image = np.rint((r - wrapped) / box).astype(int)
+            values = {"id": a + 1, "type": types[a], "xu": r[0], "yu": r[1], "zu": r[2], "x": wrapped[0],
+                      "y": wrapped[1], "z": wrapped[2], "xs": wrapped[0] / box[0], "ys": wrapped[1] / box[1],
+                      "zs": wrapped[2] / box[2], "xsu": r[0] / box[0], "ysu": r[1] / box[1], "zsu": r[2] / box[2],
+                      "ix": image[0], "iy": image[1], "iz": image[2], "vx": v[0], "vy": v[1], "vz": v[2],
+                      **(extra(a) if extra else {})}
+            row = []
+            for c in columns.split():
+                value = values[c]
+                row.append(str(value) if isinstance(value, str | int | np.integer) else repr(float(value)))
+            if c in ("x", "y", "z", "xu", "yu", "zu"):  # positions written relative to the box's corner
+                pass
+            lines.append(" ".join(row))
+    Path(path).write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("columns", [
+    "id type xu yu zu vx vy vz",
+    "vz type vx id zu yu xu vy",
+    "id type x y z ix iy iz vx vy vz",
+    "id type xs ys zs ix iy iz vx vy vz",
+    "id type xsu ysu zsu vx vy vz",
+    "id type x y z vx vy vz",  # no image flags: unwrapped by continuity
+])
+def test_every_position_style_and_column_order_gives_the_same_trajectory(tmp_path, columns):
+    positions, velocities = _motion()
+    t = read_lammps_dump(_dump(tmp_path / "a.dump", positions, velocities, columns=columns, order=[2, 0, 3, 1]))
+    shift = np.rint((t.positions[0] - positions[0]) / BOX) * BOX  # wrapped files start in the box
+    np.testing.assert_allclose(t.positions, positions + shift, atol=1e-9)
+    np.testing.assert_allclose(t.velocities, velocities)
+    np.testing.assert_array_equal(t.steps, [0, 10, 20, 30, 40, 50])
+    np.testing.assert_array_equal(t.types, [1, 2, 1, 2])
+    np.testing.assert_allclose(t.box, BOX)
+
+
+def test_a_box_corner_away_from_the_origin_is_shifted(tmp_path):
+    positions, velocities = _motion()
+    t = read_lammps_dump(_dump(tmp_path / "a.dump", positions - 3.0, velocities, lo=(-3.0, -3.0, -3.0)))
+    np.testing.assert_allclose(t.positions, positions, atol=1e-9)
+
+
+def _bad(tmp_path, name, **kwargs):
+    positions, velocities = _motion()
+    return _dump(tmp_path / name, positions, velocities, **kwargs)
+
+
+@pytest.mark.parametrize("make, fragments", [
+    (lambda p: _bad(p, "npt.dump", boxes=[BOX] * 3 + [BOX * 1.01] * 3), ["npt.dump", "box changes at frame 3",
+                                                                         "timestep 30", "NPT"]),
+    (lambda p: _bad(p, "novel.dump", columns="id type xu yu zu"), ["novel.dump", "no 'vx' column"]),
+    (lambda p: _bad(p, "nopos.dump", columns="id type vx vy vz"), ["nopos.dump", "no position columns"]),
+    (lambda p: (p / "empty.dump").write_text("") and p / "empty.dump" or p / "empty.dump", ["empty.dump", "empty"]),
+])
+def test_bad_dumps_are_refused_with_the_file_and_frame(tmp_path, make, fragments):
+    path = make(tmp_path)
+    with pytest.raises(ValueError) as err:
+        read_observed(path)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+
+
+def test_a_frame_with_another_atom_count_names_its_line(tmp_path):
+    path = _bad(tmp_path, "count.dump")
+    lines = path.read_text().splitlines()
+    second = [i for i, line in enumerate(lines) if line == "ITEM: NUMBER OF ATOMS"][1]
+    lines[second + 1] = "3"
+    del lines[second + 10]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TrajectoryFileError, match=rf"count.dump:{second + 2}: frame 1 \(timestep 10\) has 3 atoms"):
+        read_observed(path)
+
+
+def _spec(**kw):
+    return ImportSpec(**({"units": "metal", "dt": 0.001, "cutoff": 2.5} | kw))
+
+
+def test_a_changing_stride_and_an_unknown_element_are_refused(tmp_path):
+    good = _bad(tmp_path, "good.dump")
+    jump = _bad(tmp_path, "jump.dump", steps=[0, 10, 20, 40, 50, 60])
+    with pytest.raises(DatasetError, match="jump.dump: the frame stride changes at frame 3 \\(timestep 40\\)"):
+        import_dataset([jump], [good], tmp_path / "d1", _spec(), log=lambda s: None)
+    odd, odd_test = (_bad(tmp_path, name, columns="id type element xu yu zu vx vy vz",
+                          extra=lambda a: {"element": "Qq"}) for name in ("odd.dump", "odd-test.dump"))
+    with pytest.raises(DatasetError, match="no mass for species 'Qq'.*not an element.*--masses Qq=M"):
+        import_dataset([odd], [odd_test], tmp_path / "d2", _spec(), log=lambda s: None)
+    assert not (tmp_path / "d1").exists() and not (tmp_path / "d2").exists()
+
+
+def test_masses_that_disagree_between_files_are_refused(tmp_path):
+    cols = "id type mass xu yu zu vx vy vz"
+    a = _bad(tmp_path, "a.dump", columns=cols, extra=lambda i: {"mass": 10.0 if i % 2 == 0 else 20.0})
+    b = _bad(tmp_path, "b.dump", columns=cols, extra=lambda i: {"mass": 11.0 if i % 2 == 0 else 20.0})
+    with pytest.raises(DatasetError, match="the files disagree on the mass of 1"):
+        import_dataset([a], [b], tmp_path / "d", _spec(), log=lambda s: None)
+
+
+def test_a_test_file_never_feeds_training(tmp_path):
+    a = _bad(tmp_path, "a.dump")
+    with pytest.raises(DatasetError, match="both as training and as test"):
+        import_dataset([a], [a], tmp_path / "d", _spec(), log=lambda s: None)
+
+
+def test_import_records_the_system_and_k_must_fit_the_stride(tmp_path):
+    positions, velocities = _motion(n_frames=8)
+    a = _dump(tmp_path / "a.dump", positions, velocities, steps=list(range(100, 180, 10)))
+    p2, v2 = _motion(n_frames=8, seed=1)
+    write_extxyz(tmp_path / "b.extxyz", zip(p2, v2), np.array([0, 1, 0, 1]), ("Al", "Cu"), BOX,
+                 steps=range(0, 80, 10))
+    meta = import_dataset([a], [tmp_path / "b.extxyz"], tmp_path / "d",
+                          _spec(type_map={1: "Al", 2: "Cu"}, name="alcu"), log=lambda s: None)
+    recorded = json.loads((tmp_path / "d" / "dataset.json").read_text())
+    assert recorded == json.loads(json.dumps(meta))
+    assert meta["system"]["species"] == ["Al", "Cu"] and meta["system"]["potential"] == "None"
+    np.testing.assert_allclose(meta["system"]["masses"], [26.9815385, 63.546], rtol=1e-6)  # ASE's standard masses
+    assert meta["spec"]["stride"] == 10 and meta["spec"]["k_max"] == 70
+    assert meta["train"][0]["source"] == str(a.resolve()) and meta["train"][0]["first_step"] == 100
+    frames = load_frames(tmp_path / "d", "train")
+    np.testing.assert_allclose(frames.positions[0], positions, atol=1e-12)
+    np.testing.assert_allclose(frames.targets(np.array([[0, 0]]), 20)[0, :, :3], positions[2] - positions[0], atol=1e-12)
+    with pytest.raises(DatasetError, match="k = 15 MD steps is not a multiple of the dataset's frame stride 10;"
+                                           " possible k: 10, 20, 30"):
+        frames.pair_starts(15)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the worked example of the README: LAMMPS -> ogn dataset --from -> ogn train -> ogn rollout -> ASE/OVITO
+
+
+@pytest.fixture(scope="module")
+def copper_dumps(tmp_path_factory):
+    """Three training and one test trajectory of liquid copper from examples/copper/in.copper (the LAMMPS
+    Python module, EAM Cu_u3.eam, a 6 x 5 x 4 fcc-cell box), 600 NVE steps each, a frame every 10 steps."""
+    from ogn.io.lammps_module import import_lammps, lammps_potentials_dir
+
+    lammps = import_lammps()
+    os.environ["LAMMPS_POTENTIALS"] = str(lammps_potentials_dir())
+    out = tmp_path_factory.mktemp("copper")
+    paths = []
+    for seed, name in [(1, "train-1"), (2, "train-2"), (3, "train-3"), (4, "test-1")]:
+        lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-var", "seed", str(seed), "-var", "out",
+                                     str(out / f"{name}.dump"), "-var", "steps", "600"])
+        try:
+            lmp.file(str(EXAMPLE))
+        finally:
+            lmp.close()
+        paths.append(out / f"{name}.dump")
+    return paths
+
+
+def test_worked_example_on_lammps_copper_beats_constant_velocity(copper_dumps, tmp_path):
+    import ase.io
+
+    from ogn.cli import main
+    from ogn.io.h5md import read_trajectory
+
+    *train, test = copper_dumps
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert main(["dataset", "--from", *map(str, train), "--test-from", str(test), "--out", str(data),
+                 "--units", "metal", "--dt", "0.001", "--cutoff", "4.95"]) == 0
+    meta = json.loads((data / "dataset.json").read_text())
+    assert meta["system"]["species"] == ["Cu"] and meta["spec"]["stride"] == 10
+    np.testing.assert_allclose(meta["system"]["box"], [21.69, 18.075, 14.46])
+    assert main(["train", "configs/fast.yaml", "--data", str(data), "--k", "15", "--steps", "10",
+                 "--out", str(tmp_path / "bad")]) == 2  # 15 is not a multiple of the stride
+    assert main(["train", "configs/fast.yaml", "--data", str(data), "--k", "20", "--steps", "600",
+                 "--out", str(run)]) == 0
+    report = tmp_path / "evaluation"
+    assert main(["evaluate", str(run), "--data", str(data), "--starts", "4", "--horizon", "100",
+                 "--long-steps", "400", "--out", str(report)]) == 0
+    final = json.loads((report / "metrics.json").read_text())["final_rmse"]
+    print({name: r["position"] for name, r in final.items()})
+    assert final["ogn"]["position"] < final["constant velocity"]["position"]
+    assert final["ogn"]["position"] < final["standing still"]["position"]
+
+    # NVE and NVT rollouts from the test dump itself; extxyz that ASE reads back with the box and the start
+    assert main(["rollout", str(run), "--init", str(test), "--frame", "0", "--steps", "200",
+                 "--out", str(tmp_path / "nve.h5")]) == 0
+    t = read_trajectory(tmp_path / "nve.h5")
+    assert t.steps[0] == 4000 and t.steps[-1] == 4200 and len(t.steps) == 11
+    assert main(["rollout", str(run), "--init", str(test), "--frame", "0", "--steps", "200", "--thermostat",
+                 "csvr", "--temperature", "1600", "--out", str(tmp_path / "nvt.extxyz")]) == 0
+    frames = ase.io.read(tmp_path / "nvt.extxyz", index=":")
+    assert len(frames) == 11 and frames[0].get_chemical_symbols()[0] == "Cu"
+    np.testing.assert_allclose(frames[0].cell.lengths(), [21.69, 18.075, 14.46])
+    assert frames[0].info["Step"] == 4000 and frames[0].info["TimeUnit"] == "ps"
+    # a run of a system without a potential has no energies to give
+    assert main(["rollout", str(run), "--init", str(test), "--steps", "20", "--energies",
+                 "--out", str(tmp_path / "e.h5")]) == 2
