@@ -1,0 +1,106 @@
+"""NVT around the learned map (Langevin and CSVR half steps) on a shipped model, and the learned simulator
+as an ASE dynamics: same positions as `ogn rollout`, ASE's loop, observers and trajectory writer."""
+
+import numpy as np
+import pytest
+from ase import Atoms, units
+
+from ogn.model.checkpoint import load_run
+from ogn.rollout import kinetic_temperature, rollout
+from ogn.systems import get_system
+from ogn.thermostats import make_thermostat
+from ogn.units import LJ
+
+
+@pytest.mark.parametrize("name", ["langevin", "csvr"])
+def test_thermostat_holds_the_mean_temperature_on_a_shipped_model(name, lammps_snapshot):
+    """lj-fast-k5 from a T = 3 liquid, thermostatted to T = 2.5 for 1000 MD steps (200 predictions)."""
+    model, info, _ = load_run("lj-fast-k5")
+    snap = lammps_snapshot("lj")
+    masses = np.ones(len(snap.species))
+    target, step_time = 2.5, 5 * 0.005
+
+    def run(seed):
+        half_step = make_thermostat(name, target, 0.25, step_time, masses, LJ)
+        return rollout(model, info, snap.positions, snap.velocities, snap.species, snap.box, 1000,
+                       log=lambda s: None, thermostat=half_step, seed=seed)
+
+    result = run(seed=7)
+    temperatures = np.array([kinetic_temperature(v, masses, LJ) for v in result.velocities])
+    settled = temperatures[40:].mean()  # after 40 predictions = 4 damping times
+    print(f"{name}: mean T {settled:.6f} (target {target}), first {temperatures[:3]}")
+    assert abs(settled / target - 1) < 0.04
+    momentum = result.velocities.sum(axis=1)  # masses 1
+    np.testing.assert_allclose(momentum, np.broadcast_to(snap.velocities.sum(axis=0), momentum.shape), atol=1e-3)
+    again, other = run(seed=7), run(seed=8)
+    np.testing.assert_array_equal(again.positions, result.positions)  # reproducible from --seed
+    assert not np.array_equal(other.positions, result.positions)
+
+
+def test_thermostat_options_are_checked():
+    with pytest.raises(ValueError, match="choose one of"):
+        make_thermostat("berendsen", 1.0, 1.0, 0.1, np.ones(4), LJ)
+    with pytest.raises(ValueError, match="--damping must be positive"):
+        make_thermostat("csvr", 1.0, 0.0, 0.1, np.ones(4), LJ)
+
+
+def _cuzr_atoms(snap):
+    system = get_system("cuzr")
+    atoms = Atoms([system.species_names[s] for s in snap.species], positions=snap.positions, cell=snap.box, pbc=True)
+    atoms.set_masses(system.atom_masses(snap.species))
+    return atoms
+
+
+def test_ase_time_unit_is_explicit():
+    from ogn.ase import ASE_TIME_UNIT
+
+    # 1 ps and 1 fs in ASE's time unit (Angstrom sqrt(amu / eV)), from the SI second
+    assert ASE_TIME_UNIT["metal"] == pytest.approx(1e-12 * units.second, rel=1e-9)
+    assert ASE_TIME_UNIT["real"] == pytest.approx(1e-15 * units.second, rel=1e-9)
+
+
+def test_ase_dynamics_gives_the_rollout_positions(lammps_snapshot, tmp_path):
+    from ase.io.trajectory import Trajectory
+
+    from ogn.ase import ASE_TIME_UNIT, OGNDynamics
+
+    snap = lammps_snapshot("cuzr")
+    atoms = _cuzr_atoms(snap)
+    atoms.set_velocities(snap.velocities / ASE_TIME_UNIT["metal"])  # A/ps -> A per ASE time
+    dyn = OGNDynamics(atoms, "cuzr-fast-k10", trajectory=str(tmp_path / "ogn.traj"))
+    assert dyn.dt == pytest.approx(10 * 0.001 * 1000 * units.fs)
+    seen = []
+    dyn.attach(lambda: seen.append(dyn.nsteps), interval=5)
+    dyn.run(10)
+    assert seen == [0, 5, 10]
+    model, info, _ = load_run("cuzr-fast-k10")
+    reference = rollout(model, info, snap.positions, snap.velocities, snap.species, snap.box, 100, log=lambda s: None)
+    # float32 arithmetic either way; the unit conversion's rounding grows to ~1e-5 A over 10 predictions
+    np.testing.assert_allclose(atoms.get_positions(), reference.positions[-1], atol=1e-4)
+    np.testing.assert_allclose(atoms.get_velocities() * ASE_TIME_UNIT["metal"], reference.velocities[-1], atol=1e-3)
+    written = Trajectory(str(tmp_path / "ogn.traj"))
+    assert len(written) == 11
+    np.testing.assert_allclose(written[-1].get_positions(), atoms.get_positions())
+
+
+def test_ase_dynamics_thermostat_and_refusals(lammps_snapshot):
+    from ogn.ase import ASE_TIME_UNIT, OGNDynamics
+
+    snap = lammps_snapshot("cuzr")
+
+    def final(seed):
+        atoms = _cuzr_atoms(snap)
+        atoms.set_velocities(snap.velocities / ASE_TIME_UNIT["metal"])
+        OGNDynamics(atoms, "cuzr-fast-k10", thermostat="langevin", temperature_K=1200, seed=seed).run(3)
+        return atoms.get_positions()
+
+    np.testing.assert_array_equal(final(1), final(1))
+    assert not np.array_equal(final(1), final(2))
+    atoms = _cuzr_atoms(snap)
+    with pytest.raises(ValueError, match="metal or real units"):
+        OGNDynamics(atoms, "lj-fast-k5")
+    atoms.set_masses(np.ones(len(atoms)))
+    with pytest.raises(ValueError, match="masses differ"):
+        OGNDynamics(atoms, "cuzr-fast-k10")
+    with pytest.raises(ValueError, match="knows the species"):
+        OGNDynamics(Atoms("Al2", positions=[[0, 0, 0], [2, 2, 2]], cell=[17, 17, 17], pbc=True), "cuzr-fast-k10")
