@@ -104,11 +104,18 @@ def config_from_dict(d: dict) -> RunConfig:
     )
 
 
+SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
 def load_config(path: str | Path, **overrides) -> RunConfig:
-    """A RunConfig from YAML; `overrides` data=..., steps=..., k=... replace what the file says."""
+    """A RunConfig from YAML; `overrides` data=..., steps=..., k=... replace what the file says. A path that
+    does not exist but names a shipped config (`configs/fast.yaml`, `fast.yaml`) is that config."""
     path = Path(path)
+    if not path.is_file() and (SHIPPED_CONFIGS / path.name).is_file() and len(path.parts) <= 2:
+        path = SHIPPED_CONFIGS / path.name
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such config file")
+        raise FileNotFoundError(f"{path}: no such config file; shipped configs: "
+                                + ", ".join(sorted(p.name for p in SHIPPED_CONFIGS.glob("*.yaml"))))
     try:
         d = yaml.safe_load(path.read_text()) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as err:
