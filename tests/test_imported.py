@@ -231,3 +231,39 @@ def test_worked_example_on_lammps_copper_beats_constant_velocity(copper_dumps, t
     # a run of a system without a potential has no energies to give
     assert main(["rollout", str(run), "--init", str(test), "--steps", "20", "--energies",
                  "--out", str(tmp_path / "e.h5")]) == 2
+
+
+def test_h5md_of_another_writer_with_a_time_series_box_and_image_flags(tmp_path):
+    """The layout LAMMPS's `dump h5md` and MDAnalysis write: species and box as time series, wrapped
+    positions with image flags; species are LAMMPS types."""
+    import h5py
+
+    positions, velocities = _motion()
+    wrapped = np.mod(positions, BOX)
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        g = f.create_group("particles/all")
+        g["position/value"], g["position/step"] = wrapped, np.arange(0, 60, 10)
+        g["image/value"] = np.rint((positions - wrapped) / BOX).astype(int)
+        g["velocity/value"] = velocities
+        g["species/value"] = np.tile([1, 2, 1, 2], (6, 1))
+        g["box/edges/value"] = np.tile(BOX, (6, 1))
+    t = read_observed(tmp_path / "other.h5")
+    np.testing.assert_allclose(t.positions, positions, atol=1e-12)
+    np.testing.assert_array_equal(t.labels, ["1", "2", "1", "2"])
+    np.testing.assert_array_equal(t.steps, [0, 10, 20, 30, 40, 50])
+    with h5py.File(tmp_path / "other.h5", "r+") as f:
+        f["particles/all/box/edges/value"][3] = BOX * 1.1
+    with pytest.raises(ValueError, match="other.h5: the box changes with time"):
+        read_observed(tmp_path / "other.h5")
+
+
+def test_outputs_are_written_in_the_format_their_name_says(small_run, lj_dataset, tmp_path):
+    from ogn.cli import main
+
+    init = lj_dataset / "test" / "traj-000.h5"
+    for name in ("r.dump", "r.data", "r"):
+        assert main(["rollout", str(small_run), "--init", str(init), "--steps", "5", "--out", str(tmp_path / name)]) == 2
+        assert main(["md", "lj", "--steps", "10", "--out", str(tmp_path / name)]) == 2
+        assert not (tmp_path / name).exists()
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "5", "--out", str(tmp_path / "r.xyz")]) == 0
+    assert (tmp_path / "r.xyz").read_text().startswith("265\n")

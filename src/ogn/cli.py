@@ -82,9 +82,10 @@ def cmd_md(args) -> int:
 
     set_precision(args.precision)
     from ogn.io.files import check_writable
-    from ogn.io.h5md import failed_path
+    from ogn.io.h5md import check_h5md_name, failed_path
     from ogn.md.run import MDConfig, run_md
 
+    check_h5md_name(args.out)
     system = _build_system(args)
     config = MDConfig(
         steps=args.steps, every=args.every, seed=args.seed, engine=args.engine, glass=args.glass,

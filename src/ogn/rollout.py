@@ -398,7 +398,7 @@ def physics_summary(info: dict, species, start: tuple, end: tuple, units, system
     return summary
 
 
-ROLLOUT_FORMATS = {".h5": "h5md", ".hdf5": "h5md", ".h5md": "h5md", ".xyz": "extxyz", ".extxyz": "extxyz"}
+ROLLOUT_FORMATS = {".h5": "h5md", ".hdf5": "h5md", ".h5md": "h5md", ".xyz": "extxyz", ".extxyz": "extxyz"}  # by extension
 
 
 def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_steps: int, frame: int = -1,

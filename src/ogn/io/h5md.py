@@ -105,6 +105,18 @@ class TrajectoryWriter:
         return False
 
 
+H5MD_SUFFIXES = (".h5", ".hdf5", ".h5md")
+
+
+def check_h5md_name(path: str | Path) -> Path:
+    """`path` if its extension says HDF5; never an H5MD file under another format's name (.extxyz, .dump)."""
+    path = Path(path)
+    if path.suffix.lower() not in H5MD_SUFFIXES:
+        raise ValueError(f"{path}: this writes H5MD, so the name must end in {', '.join(H5MD_SUFFIXES)}; export other"
+                         " formats from it with `ogn convert`")
+    return path
+
+
 def failed_path(path: str | Path) -> Path:
     """Where a failed or interrupted run leaves its frames: beside PATH, never over it."""
     path = Path(path)
