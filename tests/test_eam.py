@@ -51,7 +51,7 @@ def neighbor_idx(system, positions):
     displacement, _ = space.periodic(system.sides)
     potential = system.potential
     neighbor_fn = partition.neighbor_list(
-        displacement, system.sides, potential.cutoff, system.skin, format=potential.neighbor_format
+        displacement, system.sides, potential.cutoff, system.skin, format=getattr(partition.NeighborListFormat, potential.neighbor_format)
     )
     return neighbor_fn.allocate(jnp.asarray(positions)).idx
 

@@ -151,7 +151,8 @@ def test_rollout_command_writes_a_trajectory(small_run, lj_dataset, tmp_path):
     t, start = read_trajectory(out), read_trajectory(init, frames=-1)
     first = int(start.steps)  # the start is frame 0, and the steps go on from its step
     assert t.status == "complete" and list(t.steps) == [first, first + 5, first + 10, first + 15, first + 20]
-    np.testing.assert_array_equal(t.positions[0], start.positions)
+    np.testing.assert_allclose(t.positions[0], start.positions, rtol=1e-6)  # stored in float32, as computed
+    assert t.positions.dtype == np.float32
     assert np.isnan(t.potential_energy).all() and np.isfinite(t.kinetic_energy).all()  # energies are opt-in
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out),
                  "--energies"]) == 0
@@ -241,8 +242,11 @@ def test_rollout_ends_with_a_physics_summary(small_run, lj_dataset, tmp_path, ca
     init = lj_dataset / "test" / "traj-000.h5"
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(tmp_path / "r.h5")]) == 0
     err = capsys.readouterr().err
-    assert "T: " in err and "total momentum: |P_end - P_start|" in err and "total energy change:" in err
-    assert "warning" not in err
+    assert "T: " in err and "total momentum: |P_end - P_start|" in err and "warning" not in err
+    assert "total energy: not computed" in err  # the true potential is what the simulator replaces: opt-in
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(tmp_path / "r.h5"),
+                 "--energies"]) == 0
+    assert "total energy change:" in capsys.readouterr().err
 
 
 def _write_start(tmp_path, lj_dataset, change):

@@ -76,7 +76,7 @@ def case(request):
     positions, species = jittered_lattice(system)
     displacement, _ = space.periodic(system.sides)
     neighbor_fn = partition.neighbor_list(
-        displacement, system.sides, system.potential.cutoff, system.skin, format=system.potential.neighbor_format
+        displacement, system.sides, system.potential.cutoff, system.skin, format=getattr(partition.NeighborListFormat, system.potential.neighbor_format)
     )
     neighbors = neighbor_fn.allocate(jnp.asarray(positions))
     energy_fn = jax.jit(system.potential.energy_fn(displacement, jnp.asarray(species)))

@@ -55,7 +55,7 @@ def neighbor_list_model(system, width: int = 48):
         system.sides,
         system.potential.cutoff,
         system.skin,
-        format=system.potential.neighbor_format,
+        format=getattr(partition.NeighborListFormat, system.potential.neighbor_format),
         disable_cell_list=True,  # small systems: the all-pairs build compiles faster than a cell list
     )
     energy_fn = jax.jit(system.potential.energy_fn(displacement, system.species()))

@@ -229,7 +229,7 @@ def cmd_rollout(args) -> int:
                                  energies=args.energies, every=args.every, network_dtype=args.network_dtype,
                                  energy_correction=args.energy_correction, thermostat=args.thermostat,
                                  temperature=args.temperature, damping=args.damping, seed=args.seed,
-                                 log=console.log)
+                                 store_precision=args.store_precision, log=console.log, progress_factory=progress_bar)
     console.print(f"[bold]wrote[/bold] {args.out}{' (replacing the earlier file)' if replaces else ''}")
     for line in summary.lines():
         console.print("  " + line)
@@ -442,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="thermostat time constant, in the model's time unit (LJ tau, metal ps, real fs; default 100"
                         " MD timesteps)")
     p.add_argument("--seed", type=int, default=0, help="seed of the thermostat's noise (default 0)")
+    p.add_argument("--store-precision", choices=["float32", "float64"], default="float32",
+                   help="precision of the stored positions and velocities in H5MD (default float32, the precision"
+                        " the network computes in)")
     p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("evaluate", help="roll a trained model out against MD and baselines; report and figures")

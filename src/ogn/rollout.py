@@ -21,6 +21,7 @@ from flax import nnx
 from ogn.model.graph import dense_graph, neighbor_list_graph, with_margin
 from ogn.model.network import OGN, with_network_dtype
 from ogn.periodic import box_sides, box_text
+from ogn.progress import NoProgress
 
 
 class RolloutError(RuntimeError):
@@ -38,6 +39,7 @@ class Rollout:
 NETWORK_DTYPES = ("float32", "bfloat16")
 DENSE_MAX_ATOMS = 2000  # above this, graphs come from jax-md cell lists (no O(N^2) step)
 ROLLOUT_EDGE_MARGIN = 1.1  # edge slots per edge of the first graph
+CHUNK_ATOM_PREDICTIONS = 500_000  # a rollout's compiled chunk: between chunks, progress and finiteness checks
 
 
 def make_rollout_fn(model: OGN, box, cutoff: float, capacity: int, n_predictions: int, step_time: float,
@@ -80,8 +82,8 @@ def make_rollout_fn(model: OGN, box, cutoff: float, capacity: int, n_predictions
             return (r, v, neighbor, finite), (r, v, edges, overflow)
 
         carry = (positions, velocities, neighbor, jnp.asarray(True))
-        _, (rs, vs, edges, overflow) = jax.lax.scan(predict, carry, jnp.arange(n_predictions))
-        return rs, vs, edges.max(), jnp.any(overflow)
+        (_, _, neighbor, _), (rs, vs, edges, overflow) = jax.lax.scan(predict, carry, jnp.arange(n_predictions))
+        return rs, vs, edges.max(), jnp.any(overflow), neighbor
 
     return rollout
 
@@ -97,8 +99,9 @@ def sparse_neighbor_fn(box, cutoff: float, skin: float, capacity_multiplier: flo
 
 class CompiledRollout:
     """`n_predictions` predictions of `model` from any state of these atoms, compiled once and reusable
-    (`ogn rollout`, `ogn bench rollout`). A run whose graph outgrew its edge capacity, or whose neighbor
-    list overflowed, is redone with more room: no edge is ever dropped. `network_dtype` "bfloat16" runs
+    (`ogn rollout`, `ogn bench rollout`); a call may ask for another count (compiled once more). A run whose
+    graph outgrew its edge capacity, or whose neighbor list overflowed, is redone with more room: no edge is
+    ever dropped. The neighbor list is carried from one call to the next. `network_dtype` "bfloat16" runs
     the network (not the normalisers, graphs or positions) in bfloat16, an option for GPUs. `thermostat`:
     see make_rollout_fn; each call then takes a random key."""
 
@@ -120,29 +123,36 @@ class CompiledRollout:
         self.neighbor_fn = None if self.dense else sparse_neighbor_fn(box, cutoff, 0.1 * cutoff if skin is None else skin)
         self.neighbor = None
         self.edge_capacity = None
-        self._fn = None
+        self._fns: dict[int, Callable] = {}  # compiled rollouts by their number of predictions
 
     def edges_now(self, r) -> int:
         if self.dense:
             return int(dense_graph(r, self.box, self.cutoff, 1).n_edges)
         return int(neighbor_list_graph(jnp.mod(r, self.box), self.box, self.cutoff, self.neighbor.idx, 1).n_edges)
 
-    def _compile(self, capacity: int) -> None:
-        self.edge_capacity = capacity
-        self._fn = make_rollout_fn(self.model, self.box, self.cutoff, capacity, self.n_predictions,
-                                   self.step_time, self.neighbor_fn, self.thermostat)
+    def _fn(self, n_predictions: int) -> Callable:
+        if n_predictions not in self._fns:
+            self._fns[n_predictions] = make_rollout_fn(self.model, self.box, self.cutoff, self.edge_capacity,
+                                                       n_predictions, self.step_time, self.neighbor_fn, self.thermostat)
+        return self._fns[n_predictions]
 
-    def __call__(self, positions: jax.Array, velocities: jax.Array, key: jax.Array | None = None
-                 ) -> tuple[jax.Array, jax.Array]:
-        """(S, N, 3) positions (unwrapped) and velocities after each prediction; `key` drives the thermostat."""
+    def _compile(self, capacity: int) -> None:
+        self.edge_capacity, self._fns = capacity, {}
+
+    def __call__(self, positions: jax.Array, velocities: jax.Array, key: jax.Array | None = None,
+                 n_predictions: int | None = None) -> tuple[jax.Array, jax.Array]:
+        """(S, N, 3) positions (unwrapped) and velocities after each of `n_predictions` (default: the
+        constructor's) predictions; `key` drives the thermostat."""
         if self.thermostat is not None and key is None:
             raise ValueError("a thermostatted rollout needs a random key")
+        n_predictions = self.n_predictions if n_predictions is None else n_predictions
         if self.neighbor_fn is not None and self.neighbor is None:
             self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box))
-        if self._fn is None:
+        if self.edge_capacity is None:
             self._compile(with_margin(self.edges_now(positions), ROLLOUT_EDGE_MARGIN))
         while True:
-            rs, vs, most, overflow = self._fn(positions, velocities, self.species, self.masses, self.neighbor, key)
+            rs, vs, most, overflow, neighbor = self._fn(n_predictions)(positions, velocities, self.species,
+                                                                       self.masses, self.neighbor, key)
             if bool(overflow):
                 self.log("the neighbor list outgrew its capacity: redoing the rollout with a larger one")
                 self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box),
@@ -152,6 +162,7 @@ class CompiledRollout:
                          " redoing the rollout")
                 self._compile(with_margin(int(most), ROLLOUT_EDGE_MARGIN))
             else:
+                self.neighbor = neighbor
                 return rs, vs
 
 
@@ -168,22 +179,37 @@ def rollout(
     network_dtype: str = "float32",
     thermostat: Callable | None = None,
     seed: int = 0,
+    progress_factory=None,
 ) -> Rollout:
     """Roll the model `n_steps` MD steps (a multiple of its k) from one state. `skin`: of the cell-list
     neighbor list used above DENSE_MAX_ATOMS atoms (default 0.1 r_c); `network_dtype`: see CompiledRollout;
-    `thermostat` (`ogn.thermostats.make_thermostat`) and its `seed`: an NVT rollout."""
+    `thermostat` (`ogn.thermostats.make_thermostat`) and its `seed`: an NVT rollout. The predictions run in
+    compiled chunks of about CHUNK_ATOM_PREDICTIONS atom-predictions, between which `progress_factory`
+    (ogn.progress) is advanced by the MD steps done."""
     k, n_predictions = check_request(model, info, species, box, n_steps)
     cutoff = float(info["cutoff"])
     species = np.asarray(species)
     masses = np.asarray(info["system"]["masses"], np.float64)[species]
     step_time = k * float(info["dt"])
-    simulate = CompiledRollout(model, box, cutoff, species, masses, step_time, n_predictions, skin, log, network_dtype,
+    chunk = min(n_predictions, max(1, CHUNK_ATOM_PREDICTIONS // len(species)))
+    simulate = CompiledRollout(model, box, cutoff, species, masses, step_time, chunk, skin, log, network_dtype,
                                thermostat)
-    rs, vs = simulate(jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32), jax.random.key(seed))
-    rs, vs = np.asarray(rs), np.asarray(vs)
+    r, v, key = jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32), jax.random.key(seed)
+    rs, vs = [], []
+    with (progress_factory or NoProgress)("rollout (MD steps)", n_steps) as advance:
+        for first in range(0, n_predictions, chunk):
+            n = min(chunk, n_predictions - first)
+            r_chunk, v_chunk = simulate(r, v, jax.random.fold_in(key, first), n_predictions=n)
+            r, v = r_chunk[-1], v_chunk[-1]
+            rs.append(np.asarray(r_chunk))
+            vs.append(np.asarray(v_chunk))
+            advance(n * k)
+            if not (np.isfinite(rs[-1][-1]).all() and np.isfinite(vs[-1][-1]).all()):
+                break  # the rest would be non-finite too
+    rs, vs = np.concatenate(rs), np.concatenate(vs)
     finite = np.isfinite(rs).all(axis=(1, 2)) & np.isfinite(vs).all(axis=(1, 2))
-    if not finite.all():
-        first = int(np.argmin(finite))
+    if not finite.all() or len(rs) < n_predictions:
+        first = int(np.argmin(finite)) if not finite.all() else len(rs)
         raise RolloutError(f"non-finite positions or velocities at prediction {first + 1} (MD step {(first + 1) * k});"
                            " the model has left the region it was trained on")
     return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), simulate.edge_capacity)
@@ -352,7 +378,7 @@ class PhysicsSummary:
              " rounding)"),
         ]
         if self.energy_change_per_atom is None:
-            lines.append("total energy: not computed (no potential known for this system)")
+            lines.append("total energy: not computed (--energies computes it where the system's potential is known)")
         else:
             lines.append(f"total energy change: {self.energy_change_per_atom:.4g} {u.energy} per atom ="
                          f" {self.energy_change_per_atom / self.thermal_energy:.3g} kB T")
@@ -404,15 +430,16 @@ ROLLOUT_FORMATS = {".h5": "h5md", ".hdf5": "h5md", ".h5md": "h5md", ".xyz": "ext
 def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_steps: int, frame: int = -1,
                     energies: bool = False, every: int = 1, network_dtype: str = "float32",
                     energy_correction: bool = False, thermostat: str | None = None, temperature: float | None = None,
-                    damping: float | None = None, seed: int = 0,
-                    log: Callable[[str], None] = print) -> tuple[PhysicsSummary, list[str]]:
+                    damping: float | None = None, seed: int = 0, store_precision: str = "float32",
+                    log: Callable[[str], None] = print, progress_factory=None) -> tuple[PhysicsSummary, list[str]]:
     """`ogn rollout`: load a trained run and a start, check both, roll out, write the start and every
     `every`-th prediction to `out` (H5MD, or extxyz by its extension), steps counted on from the start's.
 
     Returns the physics summary and the warnings issued before the run. Potential energies are evaluated
     (true potential) on the written frames only with `energies`. `thermostat` ("langevin" or "csvr") at
     `temperature` with time constant `damping` (default 100 MD steps) makes the rollout NVT, reproducibly
-    from `seed`. `out` is checked before any work.
+    from `seed`. Positions and velocities are stored in `store_precision` (float32: as computed).
+    `out` is checked before any work.
     """
     if every < 1:
         raise ValueError(f"--every counts predictions and must be >= 1, got {every}")
@@ -452,10 +479,12 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
                                           n_steps, log=log, network_dtype=network_dtype)
     else:
         result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
-                         log=log, network_dtype=network_dtype, thermostat=half_step, seed=seed)
+                         log=log, network_dtype=network_dtype, thermostat=half_step, seed=seed,
+                         progress_factory=progress_factory)
+    # the true energy needs the potential the learned simulator replaces: only when asked for
     summary = physics_summary(info, start.species, (start.positions, start.velocities),
                               (result.positions[-1], result.velocities[-1]), units,
-                              system if system.potential is not None else None, result.velocities)
+                              system if energies or energy_correction else None, result.velocities)
     written = slice(every - 1, None, every)
     positions = np.concatenate([np.asarray(start.positions, np.float64)[None], result.positions[written]])
     velocities = np.concatenate([np.asarray(start.velocities, np.float64)[None], result.velocities[written]])
@@ -480,6 +509,7 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
             "potential_energy": "true potential" if energies else "not computed"}
     from ogn.io.h5md import TrajectoryWriter
 
-    with TrajectoryWriter(out, start.species, system.box, system.dt, meta, system.units.name) as writer:
+    with TrajectoryWriter(out, start.species, system.box, system.dt, meta, system.units.name,
+                          dtype=store_precision) as writer:
         writer.append(steps, positions, velocities, potential, kinetic)
     return summary, warnings

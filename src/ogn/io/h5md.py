@@ -26,7 +26,9 @@ from ogn.periodic import box_sides
 
 
 class TrajectoryWriter:
-    def __init__(self, path: str | Path, species, box, dt: float, metadata: dict, units: str):
+    def __init__(self, path: str | Path, species, box, dt: float, metadata: dict, units: str,
+                 dtype: str = "float64"):
+        """`dtype`: of the stored positions and velocities (energies and times stay float64)."""
         self.path = Path(path)
         self.tmp = self.path.with_name(self.path.name + ".partial")
         self.n_atoms = len(species)
@@ -48,7 +50,7 @@ class TrajectoryWriter:
         box_group.create_dataset("edges", data=box_sides(box, str(self.path)))
         self._series = {}
         for name in ("position", "velocity"):
-            self._series[name] = self._time_series(particles, name, (self.n_atoms, 3))
+            self._series[name] = self._time_series(particles, name, (self.n_atoms, 3), np.dtype(dtype))
         for name in ("potential_energy", "kinetic_energy", "total_energy"):
             self._series[name] = self._time_series(f.require_group("observables"), name, ())
         params = f.create_group("parameters/ogn")
@@ -57,10 +59,11 @@ class TrajectoryWriter:
         params.attrs["status"] = "running"
 
     @staticmethod
-    def _time_series(parent, name, shape):
+    def _time_series(parent, name, shape, dtype: np.dtype | None = None):
+        dtype = np.dtype(np.float64) if dtype is None else dtype
         g = parent.create_group(name)
-        chunk_frames = max(1, min(256, (1 << 20) // (8 * max(1, int(np.prod(shape))))))
-        g.create_dataset("value", shape=(0, *shape), maxshape=(None, *shape), dtype=np.float64,
+        chunk_frames = max(1, min(256, (1 << 20) // (dtype.itemsize * max(1, int(np.prod(shape))))))
+        g.create_dataset("value", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
                          chunks=(chunk_frames, *shape))
         g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
         g.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))

@@ -87,7 +87,7 @@ def _force_field(system: System, species_bytes: bytes, capacity_multiplier: floa
         system.potential.cutoff,
         dr_threshold=system.skin,
         capacity_multiplier=capacity_multiplier,
-        format=system.potential.neighbor_format,
+        format=getattr(partition.NeighborListFormat, system.potential.neighbor_format),
     )
     energy_fn = system.potential.energy_fn(displacement_fn, jnp.asarray(species))
     masses = jnp.asarray(system.atom_masses(species), dtype=float_dtype())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class Potential(Protocol):
     """What every interatomic model provides (see lennard_jones.py for the simplest one)."""
 
     cutoff: float  # largest interaction range
-    neighbor_format: Any  # jax_md.partition.NeighborListFormat that energy_fn expects
+    neighbor_format: str  # name of the jax_md.partition.NeighborListFormat energy_fn expects ("OrderedSparse")
 
     def energy_fn(self, displacement_fn, species): ...  # -> energy(positions, neighbor_idx) -> scalar
 

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
-from jax_md import partition
 
 from ogn.systems.pairs import ordered_pair_geometry
 
@@ -64,7 +63,7 @@ class FinnisSinclair:
     r_phi: np.ndarray = field(repr=False)  # (E, E, nr) r * phi_ef, symmetric
     path: Path | None = None  # the setfl file, for LAMMPS
 
-    neighbor_format = partition.NeighborListFormat.OrderedSparse  # each pair once; both ends get density
+    neighbor_format = "OrderedSparse"  # each pair once; both ends get density
 
     def __post_init__(self):
         n = len(self.elements)

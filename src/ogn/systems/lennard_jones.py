@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jax.numpy as jnp
-from jax_md import partition
 
 from ogn.systems.pairs import ordered_pair_geometry
 
@@ -29,7 +28,7 @@ class LennardJones:
     r_onset: float = 2.0  # paper form: switch start (absolute)
     r_cut: float = 2.5  # paper form: absolute cutoff; ka form: cutoff in units of sigma_ab
 
-    neighbor_format = partition.NeighborListFormat.OrderedSparse
+    neighbor_format = "OrderedSparse"
 
     def __post_init__(self):
         if self.form not in ("paper", "ka"):

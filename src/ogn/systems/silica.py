@@ -33,7 +33,6 @@ from pathlib import Path
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
-from jax_md import partition
 
 from ogn.systems.pairs import ordered_pair_geometry
 from ogn.units import METAL
@@ -73,7 +72,7 @@ class BuckinghamDSF:
     r_cut_coul: float = 8.0  # Coulomb cutoff Rc, A
     erfc: str = "exact"  # erfc(alpha r) in the pair sum: "exact" or "abramowitz-stegun" (shifts always exact)
 
-    neighbor_format = partition.NeighborListFormat.OrderedSparse
+    neighbor_format = "OrderedSparse"
 
     def __post_init__(self):
         n = len(self.charges)

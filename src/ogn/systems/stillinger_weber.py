@@ -14,7 +14,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax_md import partition
 
 # the numbers of one `.sw` entry after its three element names, then tol
 SW_FILE_ORDER = ("epsilon", "sigma", "a", "lam", "gamma", "cos_theta0", "A", "B", "p", "q")
@@ -36,7 +35,7 @@ class StillingerWeber:
     q: float  # attractive power
     element: str = "Si"
 
-    neighbor_format = partition.NeighborListFormat.Dense
+    neighbor_format = "Dense"
 
     def __post_init__(self):
         for name in ("epsilon", "sigma", "a", "gamma"):
