@@ -84,8 +84,8 @@ def test_a_box_corner_away_from_the_origin_is_shifted(tmp_path):
     np.testing.assert_allclose(t.positions, positions, atol=1e-9)
 
 
-def _bad(tmp_path, name, **kwargs):
-    positions, velocities = _motion()
+def _bad(tmp_path, name, seed=0, **kwargs):
+    positions, velocities = _motion(seed=seed)
     return _dump(tmp_path / name, positions, velocities, **kwargs)
 
 
@@ -120,12 +120,12 @@ def _spec(**kw):
 
 
 def test_a_changing_stride_and_an_unknown_element_are_refused(tmp_path):
-    good = _bad(tmp_path, "good.dump")
+    good = _bad(tmp_path, "good.dump", seed=1)
     jump = _bad(tmp_path, "jump.dump", steps=[0, 10, 20, 40, 50, 60])
     with pytest.raises(DatasetError, match="jump.dump: the frame stride changes at frame 3 \\(timestep 40\\)"):
         import_dataset([jump], [good], tmp_path / "d1", _spec(), log=lambda s: None)
-    odd, odd_test = (_bad(tmp_path, name, columns="id type element xu yu zu vx vy vz",
-                          extra=lambda a: {"element": "Qq"}) for name in ("odd.dump", "odd-test.dump"))
+    odd, odd_test = (_bad(tmp_path, name, seed=seed, columns="id type element xu yu zu vx vy vz",
+                          extra=lambda a: {"element": "Qq"}) for seed, name in enumerate(("odd.dump", "odd-test.dump")))
     with pytest.raises(DatasetError, match="no mass for species 'Qq'.*not an element.*--masses Qq=M"):
         import_dataset([odd], [odd_test], tmp_path / "d2", _spec(), log=lambda s: None)
     assert not (tmp_path / "d1").exists() and not (tmp_path / "d2").exists()
@@ -134,7 +134,7 @@ def test_a_changing_stride_and_an_unknown_element_are_refused(tmp_path):
 def test_masses_that_disagree_between_files_are_refused(tmp_path):
     cols = "id type mass xu yu zu vx vy vz"
     a = _bad(tmp_path, "a.dump", columns=cols, extra=lambda i: {"mass": 10.0 if i % 2 == 0 else 20.0})
-    b = _bad(tmp_path, "b.dump", columns=cols, extra=lambda i: {"mass": 11.0 if i % 2 == 0 else 20.0})
+    b = _bad(tmp_path, "b.dump", seed=1, columns=cols, extra=lambda i: {"mass": 11.0 if i % 2 == 0 else 20.0})
     with pytest.raises(DatasetError, match="the files disagree on the mass of 1"):
         import_dataset([a], [b], tmp_path / "d", _spec(), log=lambda s: None)
 
@@ -143,6 +143,79 @@ def test_a_test_file_never_feeds_training(tmp_path):
     a = _bad(tmp_path, "a.dump")
     with pytest.raises(DatasetError, match="both as training and as test"):
         import_dataset([a], [a], tmp_path / "d", _spec(), log=lambda s: None)
+    (tmp_path / "copy.dump").write_text(a.read_text())
+    with pytest.raises(DatasetError, match="copy.dump starts from the very configuration of .*a.dump"):
+        import_dataset([a], [tmp_path / "copy.dump"], tmp_path / "d", _spec(masses={"1": 1.0, "2": 2.0}),
+                       log=lambda s: None)
+    assert not (tmp_path / "d").exists() and not (tmp_path / "d.partial").exists()
+
+
+@pytest.mark.parametrize("edit, fragments", [
+    (lambda text: text.replace("pp pp pp", "ff ff ff"), ["boundaries ff ff ff", "periodic"]),
+    (lambda text: text.replace("1.0\n", "nan\n", 1) if False else text.replace("ITEM: NUMBER OF ATOMS\n4", "ITEM: NUMBER OF ATOMS\n0", 1),
+     ["has 0 atoms"]),
+])
+def test_hostile_dumps(tmp_path, edit, fragments):
+    path = _bad(tmp_path, "h.dump")
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(TrajectoryFileError) as err:
+        read_observed(path)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+
+
+def test_a_type_that_changes_along_the_trajectory_is_refused(tmp_path):
+    path = _bad(tmp_path, "t.dump", types=[1, 2, 1, 2])
+    lines = path.read_text().splitlines()
+    last_atoms = max(i for i, line in enumerate(lines) if line.startswith("ITEM: ATOMS"))
+    row = lines[last_atoms + 1].split()
+    row[1] = "2"
+    lines[last_atoms + 1] = " ".join(row)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TrajectoryFileError, match="frame 5 .* gives atom id 1 another type"):
+        read_observed(path)
+
+
+def test_units_and_timestep_are_cross_checked(tmp_path):
+    import gzip
+
+    a, b = _bad(tmp_path, "a.dump"), _bad(tmp_path, "b.dump", seed=1)
+    text = a.read_text().splitlines()
+    timed = []
+    for line, nxt in zip(text, text[1:] + [""]):
+        timed.append(line)
+        if line == "ITEM: TIMESTEP":
+            timed[-1:] = ["ITEM: TIME", str(0.005 * int(nxt)), line]  # dt 0.005 in the file
+    a.write_text("\n".join(timed) + "\n")
+    with pytest.raises(DatasetError, match="a.dump: its frame times give a timestep of 0.005, not --dt 0.001"):
+        import_dataset([a], [b], tmp_path / "d", _spec(masses={"1": 1.0, "2": 2.0}), log=lambda s: None)
+    (tmp_path / "z.dump.gz").write_bytes(gzip.compress(b.read_bytes()))
+    with pytest.raises(TrajectoryFileError, match="gzip-compressed"):
+        read_observed(tmp_path / "z.dump.gz")
+    with pytest.raises(ValueError, match="--dt must be positive and finite"):
+        _spec(dt=float("inf"))
+
+
+def test_ase_extxyz_with_momenta_is_read_in_the_given_units(tmp_path):
+    import ase.io
+    from ase import Atoms
+
+    from ogn.units import ase_time_unit
+
+    positions, velocities = _motion()  # A/ps
+    frames = []
+    for f in range(len(positions)):
+        atoms = Atoms("CuZrCuZr", positions=positions[f], cell=BOX, pbc=True)
+        atoms.set_velocities(velocities[f] / ase_time_unit("metal"))
+        atoms.info["Step"] = 10 * f
+        frames.append(atoms)
+    ase.io.write(tmp_path / "ase.extxyz", frames, format="extxyz")
+    p2, v2 = _motion(seed=1)
+    test = _dump(tmp_path / "test.dump", p2, v2, columns="id type element xu yu zu vx vy vz",
+                 extra=lambda a: {"element": "Cu" if a % 2 == 0 else "Zr"})
+    import_dataset([tmp_path / "ase.extxyz"], [test], tmp_path / "d", _spec(), log=lambda s: None)
+    frames = load_frames(tmp_path / "d", "train")
+    np.testing.assert_allclose(frames.velocities[0], velocities, atol=1e-6)  # ASE writes momenta to 8 decimals
 
 
 def test_import_records_the_system_and_k_must_fit_the_stride(tmp_path):

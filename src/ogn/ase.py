@@ -18,10 +18,11 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from ase import units as ase_units
 from ase.md.md import MolecularDynamics
 
-ASE_TIME_UNIT = {"metal": 1000.0 * ase_units.fs, "real": ase_units.fs}  # the model's time unit in ASE time
+from ogn.units import ase_time_unit
+
+ASE_TIME_UNIT = {name: ase_time_unit(name) for name in ("metal", "real")}  # the model's time unit in ASE time
 
 
 class OGNDynamics(MolecularDynamics):

@@ -35,3 +35,14 @@ METAL = Units("metal", 8.617333262e-5, 1.0364269e-4, 14.399645, "Angstrom", "ps"
 REAL = Units("real", 0.0019872067, 48.88821291 * 48.88821291, 332.06371, "Angstrom", "fs", "kcal/mol", "K")
 
 UNITS = {"lj": LJ, "metal": METAL, "real": REAL}
+
+
+def ase_time_unit(units: str) -> float:
+    """The time unit of LAMMPS `units` (metal: ps, real: fs) in ASE's time unit (Angstrom sqrt(amu / eV)):
+    a velocity in A per that unit is ASE's velocity times this. LJ reduced units have no ASE counterpart."""
+    from ase import units as ase_units
+
+    per_unit = {"metal": 1000.0 * ase_units.fs, "real": ase_units.fs}
+    if units not in per_unit:
+        raise ValueError(f"{units} units have no ASE counterpart (ASE works in Angstrom, eV, amu)")
+    return per_unit[units]

@@ -44,20 +44,26 @@ class ImportSpec:
         if self.units not in UNITS:
             raise ValueError(f"--units {self.units!r}: choose one of {sorted(UNITS)}")
         for name in ("dt", "cutoff"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
+            if not (np.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"--{name} must be positive and finite, got {getattr(self, name)}")
         if self.k_max is not None and self.k_max < 1:
             raise ValueError(f"--k-max must be >= 1, got {self.k_max}")
         if self.frame_stride is not None and self.frame_stride < 1:
             raise ValueError(f"--frame-stride must be >= 1, got {self.frame_stride}")
         for name, mass in self.masses.items():
-            if not mass > 0:
-                raise ValueError(f"--masses {name}={mass}: a mass must be positive")
+            if not (np.isfinite(mass) and mass > 0):
+                raise ValueError(f"--masses {name}={mass}: a mass must be positive and finite")
 
 
 def species_names_of(t: ObservedTrajectory, type_map: dict[int, str]) -> np.ndarray:
     """(N,) species name of each atom: the file's element names, else the type map's, else the type number."""
     from_elements = t.types is None or not np.array_equal(t.labels, t.types.astype(str))
+    if from_elements and type_map and t.types is not None:
+        for typ, name in type_map.items():
+            named = set(t.labels[t.types == typ].tolist())
+            if named and named != {name}:
+                raise DatasetError(f"{t.source}: its element column names type {typ} {sorted(named)}, --type-map"
+                                   f" says {name}")
     if from_elements or not type_map:
         return np.asarray(t.labels)
     missing = sorted(set(t.types.tolist()) - set(type_map))
@@ -119,8 +125,8 @@ def frame_stride(t: ObservedTrajectory, given: int | None) -> int:
     `given` for a file without steps."""
     if t.steps is None:
         if given is None:
-            raise DatasetError(f"{t.source}: its frames carry no MD step (Step=); give --frame-stride, the MD steps"
-                               " between frames")
+            raise DatasetError(f"{t.source}: its frames carry no MD step (extxyz Step=, H5MD position/step); give"
+                               " --frame-stride, the MD steps between frames")
         return given
     if t.n_frames < 2:
         raise DatasetError(f"{t.source}: one frame; a trajectory needs at least two")
@@ -155,6 +161,9 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
                            " set must be independent")
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DatasetError(f"{out_dir} exists and is not empty; choose another --out")
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    if partial.exists():
+        raise DatasetError(f"{partial} exists (an interrupted import, or yours): remove it or choose another --out")
     splits = {"train": list(train_files), "test": list(test_files)}
     observed = {}
     for split, files in splits.items():
@@ -163,15 +172,32 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
             log(f"reading {path}")
             observed[split].append(read_observed(path))
     every = observed["train"] + observed["test"]
+    units = UNITS[spec.units]
+    for t in every:
+        check_units(t, spec)
+        if t.velocity_unit == "ase":  # ASE's momenta / mass: A per ASE time unit -> A per the units' time unit
+            from ogn.units import ase_time_unit
+
+            t.velocities = t.velocities * ase_time_unit(spec.units)
+    for i, t in enumerate(every):
+        for u in every[:i]:
+            if t.positions.shape == u.positions.shape and np.array_equal(t.positions[0], u.positions[0]):
+                raise DatasetError(f"{t.source} starts from the very configuration of {u.source}: the same trajectory"
+                                   " twice (a test trajectory must be independent of the training ones)")
     names = [species_names_of(t, spec.type_map) for t in every]
     species = species_order(every, names)
     codes = [np.asarray([species.index(str(x)) for x in n], dtype=np.int32) for n in names]
     first = every[0]
+    if first.n_atoms < 2:
+        raise DatasetError(f"{first.source}: {first.n_atoms} atom; a system to learn from needs at least 2")
+    unknown = sorted(set(spec.masses) - set(species))
+    if unknown:
+        raise DatasetError(f"--masses names {unknown}, not species of these files ({species})")
+    composition = lambda c: ", ".join(f"{np.sum(c == s)} {name}" for s, name in enumerate(species) if np.any(c == s))
     for t, c in zip(every, codes):
         if not np.array_equal(c, codes[0]):
-            raise DatasetError(f"{t.source}: its atoms ({len(c)}, species {np.bincount(c).tolist()}) are not those"
-                               f" of {first.source} ({len(codes[0])}, species {np.bincount(codes[0]).tolist()}) in id"
-                               " order; every trajectory must hold the same atoms")
+            raise DatasetError(f"{t.source}: its atoms ({composition(c)}) are not those of {first.source}"
+                               f" ({composition(codes[0])}) in id order; every trajectory must hold the same atoms")
         if not np.allclose(t.box, first.box, rtol=1e-9):
             raise DatasetError(f"{t.source}: box {box_text(t.box)}, but {first.source} has {box_text(first.box)}")
     strides = {t.source: frame_stride(t, spec.frame_stride) for t in every}
@@ -193,15 +219,12 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
                 log(f"{t.source}: using its first {n_frames[split]} of {t.n_frames} frames (the shortest {split}"
                     " trajectory's length; the trajectories of a split are stacked)")
 
-    units = UNITS[spec.units]
     atom_masses = np.asarray(masses)[codes[0]]
     temperature = kinetic_temperature(np.concatenate([t.velocities for t in observed["train"]]), atom_masses, units)
     system = System(name=spec.name, units=units, species_names=tuple(species), masses=tuple(masses),
                     charges=(0.0,) * len(species), counts=tuple(int(x) for x in np.bincount(codes[0], minlength=len(species))),
                     box=tuple(first.box), temperature=temperature, dt=spec.dt, skin=spec.cutoff,
                     min_distance=1e-3 * spec.cutoff, potential=None)
-    partial = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     meta = {
         "format": "ogn-dataset-1",
         "system": system.describe(),
@@ -212,20 +235,11 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
         "precision": "float64",
         "train": [], "test": [],
     }
-    for split, ts in observed.items():
-        (partial / split).mkdir(parents=True)
-        for i, t in enumerate(ts):
-            f = n_frames[split]
-            name = f"{split}/traj-{i:03d}.h5"
-            steps = t.steps[:f] if t.steps is not None else stride * np.arange(f)
-            kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", atom_masses, t.velocities[:f] ** 2)
-            with TrajectoryWriter(partial / name, codes[0], t.box, spec.dt,
-                                  {"system": system.describe(), "source": str(Path(t.source).resolve())},
-                                  spec.units) as writer:
-                writer.append(steps, t.positions[:f], t.velocities[:f], np.full(f, np.nan), kinetic)
-            meta[split].append({"file": name, "source": str(Path(t.source).resolve()), "frames": f,
-                                "first_step": int(steps[0]), "stride": stride})
-    atomic_write_text(partial / DATASET_FILE, json.dumps(meta, indent=2) + "\n")
+    try:
+        _write(partial, observed, n_frames, stride, codes[0], atom_masses, system, spec, meta)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # ours: checked absent above
+        raise
     if out_dir.exists():
         out_dir.rmdir()  # empty, checked above
     os.replace(partial, out_dir)
@@ -234,3 +248,33 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
         f" {units.length}, a frame every {stride} MD steps of {spec.dt} {units.time}, mean T {temperature:.4g}"
         f" {units.temperature}, k <= {k_max}")
     return meta
+
+
+def check_units(t: ObservedTrajectory, spec: ImportSpec) -> None:
+    """Refuse a file that declares other units, or whose frame times say another timestep than --dt."""
+    if t.units is not None and t.units != spec.units:
+        raise DatasetError(f"{t.source} is in {t.units} units, not --units {spec.units}")
+    if t.times is not None and t.steps is not None and len(t.steps) > 1:
+        dt = (t.times[-1] - t.times[0]) / (t.steps[-1] - t.steps[0])
+        if not np.isclose(dt, spec.dt, rtol=1e-4):
+            raise DatasetError(f"{t.source}: its frame times give a timestep of {dt:.6g}, not --dt {spec.dt}")
+
+
+def _write(partial: Path, observed: dict, n_frames: dict, stride: int, species, atom_masses, system: System,
+           spec: ImportSpec, meta: dict) -> None:
+    """The dataset's files under `partial`, and its dataset.json last."""
+    units = system.units
+    for split, ts in observed.items():
+        (partial / split).mkdir(parents=True)
+        for i, t in enumerate(ts):
+            f = n_frames[split]
+            name = f"{split}/traj-{i:03d}.h5"
+            steps = t.steps[:f] if t.steps is not None else stride * np.arange(f)
+            kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", atom_masses, t.velocities[:f] ** 2)
+            with TrajectoryWriter(partial / name, species, t.box, spec.dt,
+                                  {"system": system.describe(), "source": str(Path(t.source).resolve())},
+                                  spec.units) as writer:
+                writer.append(steps, t.positions[:f], t.velocities[:f], np.full(f, np.nan), kinetic)
+            meta[split].append({"file": name, "source": str(Path(t.source).resolve()), "frames": f,
+                                "first_step": int(steps[0]), "stride": stride})
+    atomic_write_text(partial / DATASET_FILE, json.dumps(meta, indent=2) + "\n")

@@ -32,6 +32,9 @@ class ObservedTrajectory:
     labels: np.ndarray  # (N,) str | element name, or LAMMPS type number as text
     types: np.ndarray | None  # (N,) int | LAMMPS type, where the file has one
     masses: np.ndarray | None  # (N,) float64 | where the file has them
+    times: np.ndarray | None = None  # (F,) | simulated time of each frame, where the file says (ITEM: TIME)
+    velocity_unit: str = "file"  # "file": the trajectory's units; "ase": ASE's (from extxyz momenta)
+    units: str | None = None  # the unit style the file declares (ogn H5MD), where it does
 
     @property
     def n_frames(self) -> int:
@@ -50,32 +53,64 @@ def read_lammps_dump(path: str | Path) -> ObservedTrajectory:
     optional `element` and `mass`, in any column order; atoms sorted by id."""
     path = Path(path)
     lines = text_lines(path)
-    frames, steps, boxes, k = [], [], [], 0
-    columns = n = ids = None
+    frames, steps, times, boxes, k = [], [], [], [], 0
+    columns = n = ids = units = None
     while k < len(lines):
-        if not lines[k].strip():
-            k += 1
-            continue
-        if not lines[k].startswith("ITEM: TIMESTEP"):
-            raise TrajectoryFileError(f"{path}:{k + 1}: expected 'ITEM: TIMESTEP', got {lines[k][:60]!r}")
         frame = len(frames)
-        step, k = _dump_int(path, lines, k + 1), k + 2
-        if k < len(lines) and lines[k].startswith("ITEM: TIME"):
+        item, at = {}, {}  # the header items of this frame, in any order (LAMMPS writes UNITS and TIME first)
+        while k < len(lines) and not lines[k].startswith("ITEM: ATOMS"):
+            line = lines[k]
+            if not line.strip():
+                k += 1
+                continue
+            name = next((n for n in ("TIMESTEP", "TIME", "UNITS", "NUMBER OF ATOMS", "BOX BOUNDS")
+                         if line.startswith(f"ITEM: {n}") and (n != "TIME" or line.strip() == "ITEM: TIME")), None)
+            if name is None or name in item:
+                raise TrajectoryFileError(f"{path}:{k + 1}: unexpected {line[:60]!r} in the header of frame {frame}")
+            if name == "BOX BOUNDS":
+                item[name], k = _dump_box(path, lines, k, frame, item.get("TIMESTEP"))
+                continue
+            if k + 1 >= len(lines):
+                raise TrajectoryFileError(f"{path}:{k + 1}: the file ends inside the header of frame {frame}")
+            value = lines[k + 1].strip()
+            if name in ("TIMESTEP", "NUMBER OF ATOMS"):
+                value = _dump_int(path, lines, k + 1)
+            elif name == "TIME":
+                try:
+                    value = float(value.split()[0])
+                except (IndexError, ValueError):
+                    raise TrajectoryFileError(f"{path}:{k + 2}: expected the time of frame {frame}") from None
+            item[name], at[name] = value, k + 2  # at: 1-based line of the value
             k += 2
-        if k >= len(lines) or not lines[k].startswith("ITEM: NUMBER OF ATOMS"):
-            raise TrajectoryFileError(f"{path}:{k + 1}: frame {frame} (timestep {step}) has no 'ITEM: NUMBER OF ATOMS'")
-        count, k = _dump_int(path, lines, k + 1), k + 2
+        if not item and k >= len(lines):
+            break
+        missing = [n for n in ("TIMESTEP", "NUMBER OF ATOMS", "BOX BOUNDS") if n not in item]
+        if missing or k >= len(lines):
+            what = ", ".join(f"'ITEM: {n}'" for n in missing) or "'ITEM: ATOMS'"
+            raise TrajectoryFileError(f"{path}:{min(k, len(lines))}: frame {frame} has no {what}")
+        step, count, box = item["TIMESTEP"], item["NUMBER OF ATOMS"], item["BOX BOUNDS"]
+        if "TIME" in item:
+            times.append(item["TIME"])
+        if "UNITS" in item:
+            units = item["UNITS"]
+        if count < 2:
+            raise TrajectoryFileError(f"{path}: frame {frame} (timestep {step}) has {count} atoms; a trajectory"
+                                      " to learn from needs at least 2")
         if n is not None and count != n:
-            raise TrajectoryFileError(f"{path}:{k}: frame {frame} (timestep {step}) has {count} atoms,"
-                                      f" frame 0 has {n}: ogn needs a fixed set of atoms")
+            raise TrajectoryFileError(f"{path}:{at['NUMBER OF ATOMS']}: frame {frame} (timestep {step}) has {count}"
+                                      f" atoms, frame 0 has {n}: ogn needs a fixed set of atoms")
         n = count
-        box, k = _dump_box(path, lines, k, frame, step)
-        if k >= len(lines) or not lines[k].startswith("ITEM: ATOMS"):
-            raise TrajectoryFileError(f"{path}:{k + 1}: frame {frame} (timestep {step}) has no 'ITEM: ATOMS' line")
         names = lines[k].split()[2:]
         if columns is not None and names != list(columns):
             raise TrajectoryFileError(f"{path}:{k + 1}: frame {frame} has columns {names}, frame 0 has {list(columns)}")
         columns = {name: c for c, name in enumerate(names)}
+        for need in ("id", "type", "vx", "vy", "vz"):
+            if need not in columns:
+                raise TrajectoryFileError(f"{path}:{k + 1}: no {need!r} column (the columns are {names}); ogn needs"
+                                          " `dump custom` with id type, positions and vx vy vz")
+        if not any(all(c in columns for c in style) for style in _POSITION_STYLES):
+            raise TrajectoryFileError(f"{path}:{k + 1}: no position columns: need x y z, xu yu zu, xs ys zs or"
+                                      f" xsu ysu zsu; the columns are {names}")
         rows = [line.split() for line in lines[k + 1 : k + 1 + n]]
         if len(rows) < n:
             raise TrajectoryFileError(f"{path}: frame {frame} (timestep {step}) is truncated: {len(rows)} of {n}"
@@ -93,7 +128,14 @@ def read_lammps_dump(path: str | Path) -> ObservedTrajectory:
                 raise TrajectoryFileError(f"{path}: frame 0 has duplicate atom ids")
         elif not np.array_equal(frame_ids[order], ids):
             raise TrajectoryFileError(f"{path}: frame {frame} (timestep {step}) has other atom ids than frame 0")
-        frames.append((table[order], k))
+        table = table[order]
+        for name in ("type", "element", "mass"):  # what an atom is may not change along the trajectory
+            if frames and name in columns and not np.array_equal(table[:, columns[name]], frames[0][0][:, columns[name]]):
+                atom = int(np.argmax(table[:, columns[name]] != frames[0][0][:, columns[name]]))
+                raise TrajectoryFileError(f"{path}: frame {frame} (timestep {step}) gives atom id {ids[atom]} another"
+                                          f" {name} ({table[atom, columns[name]]}) than frame 0"
+                                          f" ({frames[0][0][atom, columns[name]]})")
+        frames.append((table, k))
         steps.append(step)
         boxes.append(box)
         k += 1 + n
@@ -108,14 +150,7 @@ def read_lammps_dump(path: str | Path) -> ObservedTrajectory:
                                       " a fixed box (NVE or NVT, not NPT)")
     sides = box_sides(box_hi - box_lo, f"{path}: box")
 
-    style = next((s for s in _POSITION_STYLES if all(c in columns for c in s)), None)
-    if style is None:
-        raise TrajectoryFileError(f"{path}: no position columns: need x y z, xu yu zu, xs ys zs or xsu ysu zsu;"
-                                  f" the columns are {list(columns)}")
-    for need in ("id", "type", "vx", "vy", "vz"):
-        if need not in columns:
-            raise TrajectoryFileError(f"{path}: no {need!r} column (the columns are {list(columns)}); ogn needs"
-                                      " `dump custom` with id type, positions and vx vy vz")
+    style = next(s for s in _POSITION_STYLES if all(c in columns for c in s))
     positions = np.stack([np.stack([_numeric(path, t, columns, c, k) for c in style], -1) for t, k in frames])
     if style[0].startswith("xs"):
         positions = positions * sides
@@ -135,7 +170,8 @@ def read_lammps_dump(path: str | Path) -> ObservedTrajectory:
     labels = first[:, columns["element"]] if "element" in columns else types.astype(str)
     masses = _numeric(path, first, columns, "mass", frames[0][1]) if "mass" in columns else None
     return ObservedTrajectory(str(path), positions, velocities, np.asarray(steps, dtype=np.int64), sides,
-                              np.asarray(labels), types, masses)
+                              np.asarray(labels), types, masses,
+                              times=np.asarray(times) if len(times) == len(frames) else None, units=units)
 
 
 def _dump_int(path: Path, lines: list[str], k: int) -> int:
@@ -149,7 +185,12 @@ def _dump_int(path: Path, lines: list[str], k: int) -> int:
 def _dump_box(path: Path, lines: list[str], k: int, frame: int, step: int):
     if k >= len(lines) or not lines[k].startswith("ITEM: BOX BOUNDS"):
         raise TrajectoryFileError(f"{path}:{k + 1}: frame {frame} (timestep {step}) has no 'ITEM: BOX BOUNDS'")
-    tilted = "xy" in lines[k].split()
+    words = lines[k].split()
+    tilted = "xy" in words
+    flags = [w for w in words[3:] if w not in ("xy", "xz", "yz")]
+    if flags and any(f != "pp" for f in flags):
+        raise TrajectoryFileError(f"{path}:{k + 1}: frame {frame}: boundaries {' '.join(flags)}; ogn needs a periodic"
+                                  " box (pp pp pp)")
     try:
         values = np.array([[float(x) for x in lines[k + 1 + a].split()] for a in range(3)])
     except (IndexError, ValueError):
@@ -168,11 +209,11 @@ def _numeric(path: Path, table: np.ndarray, columns: dict, name: str, k: int, dt
     try:
         values = text.astype(np.float64)
     except ValueError:
-        for row, value in enumerate(text):
+        for value in text:
             try:
                 float(value)
             except ValueError:
-                raise TrajectoryFileError(f"{path}: column {name!r} has the non-number {value!r} (a row of the frame"
+                raise TrajectoryFileError(f"{path}: column {name!r} has the non-number '{value}' (a row of the frame"
                                           f" whose ATOMS line is {k + 1})") from None
         raise
     if not np.isfinite(values).all():

@@ -41,7 +41,8 @@ def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int 
     else:
         s = read_lammps_data(path, n_species=len(species_names))
     if s.species.max() >= len(species_names):
-        raise ValueError(f"{path}: species index {s.species.max()} unknown; preset species are {species_names}")
+        raise ValueError(f"{path}: species index {s.species.max()} (LAMMPS type {s.species.max() + 1}) unknown; the"
+                         f" system's species are {species_names} (types 1..{len(species_names)} in that order)")
     return s
 
 
@@ -56,7 +57,12 @@ def _dump_frame(path: Path, species_names: tuple[str, ...], frame: int) -> Struc
         if unknown:
             raise DataFileError(f"{path}: unknown species {unknown}; the model's species are {list(species_names)}")
         species = np.array([species_names.index(x) for x in t.labels])
-    return Structure(t.positions[frame], species.astype(np.int32), t.box, t.velocities[frame], step=int(t.steps[frame]))
+    type_masses = None
+    if t.masses is not None:  # per species, for the caller's check against the model's masses
+        type_masses = np.full(int(species.max()) + 1, np.nan)
+        type_masses[species] = t.masses
+    return Structure(t.positions[frame], species.astype(np.int32), t.box, t.velocities[frame],
+                     type_masses=type_masses, step=int(t.steps[frame]))
 
 
 _KEYVAL = re.compile(r'(\w+)=("[^"]*"|\S+)')
@@ -72,6 +78,8 @@ class ExtxyzFrame:
     step: int | None  # from Step= or timestep=
     masses: np.ndarray | None  # (N,) from a `masses` column
     line: int  # 1-based line of the frame's atom count
+    ids: np.ndarray | None = None  # (N,) int from an `id` column (OVITO and LAMMPS exports)
+    momenta: np.ndarray | None = None  # (N, 3) ASE's `momenta` (amu A per ASE time unit), where no velocities
 
 
 def read_extxyz_frames(path: str | Path) -> list[ExtxyzFrame]:
@@ -140,7 +148,9 @@ def _extxyz_frame(path: Path, lines: list[str], start: int) -> ExtxyzFrame:
         raise DataFileError(f"{path}:{start + 2}: Step={step!r} is not a number") from None
     return ExtxyzFrame(np.asarray([r[columns[label_column][0]] for r in rows]), block("pos"),
                        block(velocity) if velocity else None, box, step,
-                       block("masses")[:, 0] if "masses" in columns else None, start + 1)
+                       block("masses")[:, 0] if "masses" in columns else None, start + 1,
+                       ids=block("id")[:, 0].astype(np.int64) if "id" in columns else None,
+                       momenta=block("momenta") if "momenta" in columns and not velocity else None)
 
 
 def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:

@@ -18,20 +18,32 @@ def read_observed(path: str | Path) -> ObservedTrajectory:
     """A LAMMPS dump, extxyz or H5MD trajectory, told apart by content (HDF5 signature, `ITEM:` header) and
     then by extension."""
     path = Path(path)
+    if path.is_dir():
+        raise TrajectoryFileError(f"{path}: a directory, not a trajectory file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     with open(path, "rb") as f:
         head = f.read(64)
     if not head:
         raise TrajectoryFileError(f"{path}: empty file (0 bytes)")
+    if head.startswith(b"\x1f\x8b"):
+        raise TrajectoryFileError(f"{path}: gzip-compressed; decompress it first (gunzip -k {path.name})")
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return read_h5md_observed(path)
-    if head.lstrip().startswith(b"ITEM:"):
-        return read_lammps_dump(path)
-    if path.suffix in (".xyz", ".extxyz"):
-        return read_extxyz_observed(path)
-    raise TrajectoryFileError(f"{path}: not a LAMMPS text dump (no 'ITEM:' header), extxyz (.xyz/.extxyz) or"
-                              " H5MD file")
+        t = read_h5md_observed(path)
+    elif head.lstrip().startswith(b"ITEM:"):
+        t = read_lammps_dump(path)
+    elif path.suffix in (".xyz", ".extxyz"):
+        t = read_extxyz_observed(path)
+    else:
+        raise TrajectoryFileError(f"{path}: not a LAMMPS text dump (no 'ITEM:' header), extxyz (.xyz/.extxyz) or"
+                                  " H5MD file")
+    for name, values in (("positions", t.positions), ("velocities", t.velocities)):
+        bad = ~np.isfinite(values).all(axis=(1, 2))
+        if bad.any():
+            f = int(np.argmax(bad))
+            atom = int(np.argmax(~np.isfinite(values[f]).all(axis=1)))
+            raise TrajectoryFileError(f"{path}: non-finite {name} in frame {f}, atom {atom + 1} (in id order)")
+    return t
 
 
 def read_extxyz_observed(path: str | Path) -> ObservedTrajectory:
@@ -39,11 +51,23 @@ def read_extxyz_observed(path: str | Path) -> ObservedTrajectory:
     in a fixed box; the MD step from `Step=` where every frame has one. Positions are unwrapped by
     continuity."""
     frames = read_extxyz_frames(path)
+    for f in frames:  # OVITO and LAMMPS exports may list atoms in another order in every frame
+        if f.ids is not None:
+            order = np.argsort(f.ids, kind="stable")
+            for name in ("labels", "positions", "velocities", "masses", "ids", "momenta"):
+                if getattr(f, name) is not None:
+                    setattr(f, name, getattr(f, name)[order])
     first = frames[0]
+    velocity_unit = "file"
     for i, f in enumerate(frames):
+        if f.ids is not None and not np.array_equal(f.ids, first.ids):
+            raise TrajectoryFileError(f"{path}:{f.line}: frame {i} has other atom ids than frame 0")
+        if f.velocities is None and f.momenta is not None:  # ASE writes momenta: velocities in ASE's units
+            masses = f.masses if f.masses is not None else _element_masses(path, f.labels)
+            f.velocities, velocity_unit = f.momenta / masses[:, None], "ase"
         if f.velocities is None:
-            raise TrajectoryFileError(f"{path}:{f.line}: frame {i} has no velocity column (vel); ogn learns from"
-                                      " positions and velocities")
+            raise TrajectoryFileError(f"{path}:{f.line}: frame {i} has no velocity column (vel, or ASE's momenta);"
+                                      " ogn learns from positions and velocities")
         if not np.array_equal(f.labels, first.labels):
             raise TrajectoryFileError(f"{path}:{f.line}: frame {i} has other atoms ({len(f.labels)}) than frame 0"
                                       f" ({len(first.labels)}), or in another order")
@@ -53,7 +77,16 @@ def read_extxyz_observed(path: str | Path) -> ObservedTrajectory:
     steps = None if any(f.step is None for f in frames) else np.asarray([f.step for f in frames], dtype=np.int64)
     positions = unwrap_by_continuity(np.stack([f.positions for f in frames]), first.box)
     return ObservedTrajectory(str(path), positions, np.stack([f.velocities for f in frames]), steps, first.box,
-                              first.labels, None, first.masses)
+                              first.labels, None, first.masses, velocity_unit=velocity_unit)
+
+
+def _element_masses(path: Path, labels: np.ndarray) -> np.ndarray:
+    from ase.data import atomic_masses, atomic_numbers
+
+    unknown = sorted(set(labels.tolist()) - set(atomic_numbers))
+    if unknown:
+        raise TrajectoryFileError(f"{path}: momenta but no masses column, and {unknown} are not elements")
+    return np.array([atomic_masses[atomic_numbers[s]] for s in labels])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -101,9 +134,10 @@ def read_h5md_observed(path: str | Path) -> ObservedTrajectory:
             has_images = "image" in group
             if has_images:
                 positions = positions + np.asarray(group["image/value"], dtype=np.float64) * box
-            metadata = {}
+            metadata, units = {}, None
             if "parameters/ogn" in f:
                 metadata = json.loads(f["parameters/ogn"].attrs.get("metadata", "{}"))
+                units = str(f["parameters/ogn"].attrs.get("units", "")) or None
     except OSError as err:
         raise TrajectoryFileError(f"{path}: not a readable HDF5 file ({err})") from err
     names = metadata.get("system", {}).get("species")
@@ -112,4 +146,4 @@ def read_h5md_observed(path: str | Path) -> ObservedTrajectory:
     else:
         labels, types = species.astype(str), species
     positions = positions if has_images else unwrap_by_continuity(positions, box)
-    return ObservedTrajectory(str(path), positions, velocities, steps, box, labels, types, None)
+    return ObservedTrajectory(str(path), positions, velocities, steps, box, labels, types, None, units=units)
