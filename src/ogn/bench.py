@@ -304,6 +304,33 @@ def time_ogn(system, structure: Structure, k: int, md_steps: int, config=None, r
     return float(np.median(times)), n_edges, network_multiply_adds(config, system.n_species, structure.n_atoms, n_edges)
 
 
+def time_ogn_command(run: str | Path, system, structure: Structure, md_steps: int) -> tuple[float, float]:
+    """What a user waits for: `ogn rollout RUN --init DATA --steps S --out FILE.h5` as a whole command (its own
+    process: imports, checks, compilation, the rollout, writing every frame), run for S = 2 md_steps and
+    4 md_steps MD steps, each twice (the second finds the persistent compilation cache warm). Returns
+    (steady seconds per `md_steps` MD steps = (t(4 md_steps) - t(2 md_steps)) / 2, start-up seconds =
+    t(2 md_steps) minus its steady part), from the second runs."""
+    import subprocess
+
+    from ogn.io.lammps_data import write_lammps_data
+
+    with tempfile.TemporaryDirectory(prefix="ogn-bench-") as tmp:
+        data = Path(tmp) / "start.data"
+        write_lammps_data(data, structure, system.masses)
+        wall = {}
+        for steps in (2 * md_steps, 4 * md_steps):
+            command = [sys.executable, "-m", "ogn.cli", "rollout", str(run), "--init", str(data), "--steps", str(steps),
+                       "--out", str(Path(tmp) / "rollout.h5")]
+            for _ in range(2):
+                t0 = time.perf_counter()
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+                wall[steps] = time.perf_counter() - t0
+                if done.returncode:
+                    raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
+    per_md_steps = (wall[4 * md_steps] - wall[2 * md_steps]) / 2
+    return per_md_steps, wall[2 * md_steps] - 2 * per_md_steps
+
+
 FAST_K = {"lj": 5, "lj-ka": 5, "silica": 10, "silicon": 10, "cuzr": 10}
 
 
@@ -346,6 +373,7 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
                 row["run"], edges, _ = time_ogn(system, structure, k, md_steps, run=runs[preset],
                                                 network_dtype=network_dtype)
                 row["run_edges_per_atom"] = edges / system.n_atoms
+                row["command"], row["startup"] = time_ogn_command(runs[preset], system, structure, md_steps)
             log(" ".join(f"{a}={b:.4g}" if isinstance(b, float) else f"{a}={b}" for a, b in row.items()))
             rows.append(row)
     lj_cost = {r["n_atoms"]: r["lammps_1"] for r in rows if r["preset"] == "lj"}
@@ -376,14 +404,21 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
         ("- trained run: " + ", ".join(f"{p} `{d}`" for p, d in runs.items()) + "; its trained weights, graph"
          " cutoff and k, timed the same way") if runs else "- trained run: none given",
         "",
+        (f"- `ogn rollout` (the trained run as a user runs it): the whole command in its own process, steady"
+         f" time per {md_steps} MD steps = (t({4 * md_steps} steps) - t({2 * md_steps} steps)) / 2, and its start-up"
+         " (imports, checks, compilation, I/O) = t(2 x) minus that; second runs of each, persistent compilation"
+         " cache warm; every prediction written (float32)"),
+        "",
         (f"| preset | atoms | k | jax MD (s) | LAMMPS 1 thread (s) | LAMMPS {threads} threads (s) | Fast-OGN (s)"
          f" | OGN / LAMMPS {threads} thr | OGN / jax MD | edges/atom | OGN GFLOP/s | trained run (s)"
-         f" | run / LAMMPS {threads} thr | run / jax MD | run edges/atom |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+         f" | run / LAMMPS {threads} thr | run / jax MD | run edges/atom | `ogn rollout` (s)"
+         f" | `ogn rollout` / LAMMPS {threads} thr | start-up (s) |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         run = (f" {r['run']:.4g} | {r['run'] / r['lammps_n']:.2f} | {r['run'] / r['jax_md']:.2f} |"
-               f" {r['run_edges_per_atom']:.0f} |") if "run" in r else " - | - | - | - |"
+               f" {r['run_edges_per_atom']:.0f} | {r['command']:.4g} | {r['command'] / r['lammps_n']:.2f} |"
+               f" {r['startup']:.3g} |") if "run" in r else " - | - | - | - | - | - | - |"
         lines.append(f"| {r['preset']} | {r['n_atoms']} | {r['k']} | {r['jax_md']:.4g} | {r['lammps_1']:.4g} |"
                      f" {r['lammps_n']:.4g} | {r['ogn']:.4g} | {r['ogn'] / r['lammps_n']:.2f} |"
                      f" {r['ogn'] / r['jax_md']:.2f} | {r['edges_per_atom']:.0f} | {r['ogn_gflops']:.0f} |" + run)
