@@ -340,3 +340,18 @@ def test_outputs_are_written_in_the_format_their_name_says(small_run, lj_dataset
         assert not (tmp_path / name).exists()
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "5", "--out", str(tmp_path / "r.xyz")]) == 0
     assert (tmp_path / "r.xyz").read_text().startswith("265\n")
+
+
+def test_options_that_would_be_ignored_are_refused(small_run, lj_dataset, tmp_path):
+    from ogn.cli import main
+
+    init = lj_dataset / "test" / "traj-000.h5"
+    base = ["rollout", str(small_run), "--init", str(init), "--steps", "5"]
+    assert main([*base, "--temperature", "2.0", "--out", str(tmp_path / "a.h5")]) == 2  # no --thermostat
+    assert main([*base, "--energies", "--out", str(tmp_path / "a.extxyz")]) == 2  # extxyz has no energies
+    one, two = tmp_path / "one.extxyz", tmp_path / "two.extxyz"
+    pair = (np.array([[0.0, 0, 0], [3, 3, 3]]), np.ones((2, 3)))
+    write_extxyz(one, [pair], [0, 0], ("Cu",), BOX)  # no Step=: only --frame-stride could give the stride
+    write_extxyz(two, [pair, (pair[0] + 0.1, pair[1])], [0, 0], ("Cu",), BOX)
+    with pytest.raises(DatasetError, match="one.extxyz: one frame"):
+        import_dataset([one], [two], tmp_path / "d", _spec(frame_stride=1), log=lambda s: None)

@@ -431,8 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
                         " start's (FlashMD's correction; needs the preset's potential, one energy evaluation per"
                         " prediction; default: off, the learned map on its own)")
     p.add_argument("--energies", action="store_true",
-                   help="evaluate the true potential energy of every written frame (default: off; the summary"
-                        " still gives the total-energy change from the first and last states)")
+                   help="evaluate the true potential energy of every written frame and the summary's total-energy"
+                        " change (default: off: the potential is what the learned simulator replaces)")
     p.add_argument("--thermostat", choices=["langevin", "csvr"],
                    help="NVT: a thermostat half step before and after every prediction (Langevin as FlashMD,"
                         " CSVR (Bussi) as TrajCast; default: none, NVE)")

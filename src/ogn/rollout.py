@@ -57,9 +57,10 @@ def make_rollout_fn(model: OGN, box, cutoff: float, capacity: int, n_predictions
         return r + dr.astype(r.dtype), v + dv.astype(v.dtype)
 
     @jax.jit
-    def rollout(positions, velocities, species, masses, neighbor=None, key=None):
+    def rollout(positions, velocities, species, masses, neighbor=None, key=None, centre_velocity=None):
         model = nnx.merge(graphdef, state)
-        centre_velocity = jnp.sum(masses[:, None] * velocities, axis=0) / jnp.sum(masses)  # conserved
+        if centre_velocity is None:  # conserved: the caller may pass the start's, computed once in float64
+            centre_velocity = jnp.sum(masses[:, None] * velocities, axis=0) / jnp.sum(masses)
 
         def predict(carry, i):
             r, v, neighbor, finite = carry
@@ -140,9 +141,11 @@ class CompiledRollout:
         self.edge_capacity, self._fns = capacity, {}
 
     def __call__(self, positions: jax.Array, velocities: jax.Array, key: jax.Array | None = None,
-                 n_predictions: int | None = None) -> tuple[jax.Array, jax.Array]:
+                 n_predictions: int | None = None, centre_velocity: jax.Array | None = None
+                 ) -> tuple[jax.Array, jax.Array]:
         """(S, N, 3) positions (unwrapped) and velocities after each of `n_predictions` (default: the
-        constructor's) predictions; `key` drives the thermostat."""
+        constructor's) predictions; `key` drives the thermostat; `centre_velocity` (3,) is the one every
+        prediction keeps (default: that of `velocities`)."""
         if self.thermostat is not None and key is None:
             raise ValueError("a thermostatted rollout needs a random key")
         n_predictions = self.n_predictions if n_predictions is None else n_predictions
@@ -152,7 +155,8 @@ class CompiledRollout:
             self._compile(with_margin(self.edges_now(positions), ROLLOUT_EDGE_MARGIN))
         while True:
             rs, vs, most, overflow, neighbor = self._fn(n_predictions)(positions, velocities, self.species,
-                                                                       self.masses, self.neighbor, key)
+                                                                       self.masses, self.neighbor, key,
+                                                                       centre_velocity)
             if bool(overflow):
                 self.log("the neighbor list outgrew its capacity: redoing the rollout with a larger one")
                 self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box),
@@ -195,11 +199,13 @@ def rollout(
     simulate = CompiledRollout(model, box, cutoff, species, masses, step_time, chunk, skin, log, network_dtype,
                                thermostat)
     r, v, key = jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32), jax.random.key(seed)
+    # the start's, in float64 once: chunks must not each re-round it from float32 velocities
+    centre = jnp.asarray(np.einsum("n,nk->k", masses, np.asarray(velocities, np.float64)) / masses.sum(), jnp.float32)
     rs, vs = [], []
     with (progress_factory or NoProgress)("rollout (MD steps)", n_steps) as advance:
         for first in range(0, n_predictions, chunk):
             n = min(chunk, n_predictions - first)
-            r_chunk, v_chunk = simulate(r, v, jax.random.fold_in(key, first), n_predictions=n)
+            r_chunk, v_chunk = simulate(r, v, jax.random.fold_in(key, first), n_predictions=n, centre_velocity=centre)
             r, v = r_chunk[-1], v_chunk[-1]
             rs.append(np.asarray(r_chunk))
             vs.append(np.asarray(v_chunk))
@@ -447,6 +453,10 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
         raise ValueError(f"{out}: unknown output format {Path(out).suffix!r}; use .h5 (H5MD) or .extxyz")
     if thermostat is not None and (energy_correction or temperature is None):
         raise ValueError("--thermostat needs --temperature, and excludes --energy-correction (which keeps NVE energy)")
+    if thermostat is None and (temperature is not None or damping is not None):
+        raise ValueError("--temperature and --damping set a thermostat: give --thermostat langevin or csvr too")
+    if energies and ROLLOUT_FORMATS[Path(out).suffix.lower()] == "extxyz":
+        raise ValueError(f"{out}: extxyz output has no place for --energies; write .h5 (H5MD) for them")
     from ogn.io.files import check_writable
     from ogn.md.run import load_init
     from ogn.model.checkpoint import load_run

@@ -143,7 +143,7 @@ class PairData:
 
     positions: jax.Array  # (T, F, N, 3) wrapped into the box
     velocities: jax.Array  # (T, F, N, 3)
-    targets: jax.Array  # (T, F - k, N, 6); float64 differences rounded once
+    targets: jax.Array  # (T, F - span, N, 6); float64 differences rounded once
     species: jax.Array  # (N,)
     box: np.ndarray  # (3,) orthorhombic sides
     starts: np.ndarray  # (P, 2) the (trajectory, frame) pairs of this split

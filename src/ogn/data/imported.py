@@ -120,16 +120,16 @@ def species_masses(species: list[str], trajectories, per_atom: list[np.ndarray],
     return masses
 
 
-def frame_stride(t: ObservedTrajectory, given: int | None) -> int:
+def stride_of(t: ObservedTrajectory, given: int | None) -> int:
     """MD steps between the frames of `t`: from its steps (constant, else an error naming the frame), or
     `given` for a file without steps."""
+    if t.n_frames < 2:
+        raise DatasetError(f"{t.source}: one frame; a trajectory needs at least two")
     if t.steps is None:
         if given is None:
             raise DatasetError(f"{t.source}: its frames carry no MD step (extxyz Step=, H5MD position/step); give"
                                " --frame-stride, the MD steps between frames")
         return given
-    if t.n_frames < 2:
-        raise DatasetError(f"{t.source}: one frame; a trajectory needs at least two")
     gaps = np.diff(t.steps)
     if gaps[0] < 1:
         raise DatasetError(f"{t.source}: timesteps {t.steps[0]} then {t.steps[1]} do not increase")
@@ -143,7 +143,7 @@ def frame_stride(t: ObservedTrajectory, given: int | None) -> int:
     return int(gaps[0])
 
 
-def kinetic_temperature(velocities: np.ndarray, masses: np.ndarray, units) -> float:
+def mean_kinetic_temperature(velocities: np.ndarray, masses: np.ndarray, units) -> float:
     """Mean T of (F, N, 3) velocities with 3N - 3 degrees of freedom."""
     kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", masses, velocities**2)
     return float(np.mean(2 * kinetic / ((3 * len(masses) - 3) * units.boltzmann)))
@@ -200,7 +200,7 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
                                f" ({composition(codes[0])}) in id order; every trajectory must hold the same atoms")
         if not np.allclose(t.box, first.box, rtol=1e-9):
             raise DatasetError(f"{t.source}: box {box_text(t.box)}, but {first.source} has {box_text(first.box)}")
-    strides = {t.source: frame_stride(t, spec.frame_stride) for t in every}
+    strides = {t.source: stride_of(t, spec.frame_stride) for t in every}
     stride = strides[first.source]
     if len(set(strides.values())) > 1:
         raise DatasetError(f"the files have different frame strides (MD steps between frames): {strides}")
@@ -210,7 +210,7 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
     n_frames = {split: min(t.n_frames for t in ts) for split, ts in observed.items()}
     span = (min(n_frames.values()) - 1) * stride
     k_max = spec.k_max or span
-    if k_max > span or k_max % stride:
+    if k_max > span or k_max % stride or k_max < stride:
         raise DatasetError(f"--k-max {k_max}: must be a multiple of the frame stride {stride} and at most {span}, the"
                            " span of the shortest trajectory")
     for split, ts in observed.items():
@@ -220,7 +220,7 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
                     " trajectory's length; the trajectories of a split are stacked)")
 
     atom_masses = np.asarray(masses)[codes[0]]
-    temperature = kinetic_temperature(np.concatenate([t.velocities for t in observed["train"]]), atom_masses, units)
+    temperature = mean_kinetic_temperature(np.concatenate([t.velocities for t in observed["train"]]), atom_masses, units)
     system = System(name=spec.name, units=units, species_names=tuple(species), masses=tuple(masses),
                     charges=(0.0,) * len(species), counts=tuple(int(x) for x in np.bincount(codes[0], minlength=len(species))),
                     box=tuple(first.box), temperature=temperature, dt=spec.dt, skin=spec.cutoff,

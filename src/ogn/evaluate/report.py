@@ -60,8 +60,15 @@ def evaluate_run(
     check_same_system(info["system"], dataset["system"], f"{run_dir}", f"{data_dir}")
     if horizon % k or long_steps % k:
         raise ValueError(f"horizon ({horizon}) and long rollout ({long_steps}) must be multiples of k = {k}")
+    if not np.isclose(float(info["dt"]), system.dt, rtol=1e-9):
+        raise ValueError(f"{run_dir} was trained at dt = {info['dt']}, {data_dir} has dt = {system.dt}")
     frames = load_frames(data_dir, "test")
-    starts = frames.spread_starts(horizon, n_starts)  # a horizon the frame stride allows, within the trajectories
+    if k % frames.stride:
+        raise ValueError(f"the model's k = {k} is not a multiple of {data_dir}'s frame stride {frames.stride}: its"
+                         " predictions fall between the test frames")
+    if horizon % frames.stride or long_steps % frames.stride:
+        raise ValueError(f"--horizon and --long-steps must be multiples of {data_dir}'s frame stride {frames.stride}")
+    starts = frames.spread_starts(horizon, n_starts)  # within the trajectories
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     box, species = frames.box, frames.species

@@ -231,7 +231,3 @@ def unwrap_by_continuity(positions: np.ndarray, box: np.ndarray) -> np.ndarray:
     no atom moves half a box side between frames)."""
     moves = minimum_image(np.diff(positions, axis=0), box)
     return np.concatenate([positions[:1], positions[:1] + np.cumsum(moves, axis=0)])
-
-
-# ----------------------------------------------------------------------------------------------------------
-# extended XYZ

@@ -117,8 +117,12 @@ def read_h5md_observed(path: str | Path) -> ObservedTrajectory:
                 raise TrajectoryFileError(f"{path}: position {positions.shape} and velocity {velocities.shape} are"
                                           " not two (frames, atoms, 3) series of one shape")
             steps = np.asarray(group["position/step"], dtype=np.int64) if "step" in group["position"] else None
+            times = np.asarray(group["position/time"], dtype=np.float64) if "time" in group["position"] else None
             if steps is not None and steps.ndim == 0:  # a fixed step interval (H5MD's scalar form)
-                steps = steps * np.arange(len(positions))
+                offset = int(group["position/step"].attrs.get("offset", 0))
+                steps = offset + steps * np.arange(len(positions))
+            if times is not None and times.ndim == 0:
+                times = float(group["position/time"].attrs.get("offset", 0.0)) + times * np.arange(len(positions))
             edges = group["box/edges"]
             edges = np.asarray(edges["value"] if isinstance(edges, h5py.Group) else edges, dtype=np.float64)
             if edges.ndim in (2, 3) and edges.shape[0] == len(positions) and edges.shape[1:] in ((3,), (3, 3)):
@@ -138,6 +142,9 @@ def read_h5md_observed(path: str | Path) -> ObservedTrajectory:
             if "parameters/ogn" in f:
                 metadata = json.loads(f["parameters/ogn"].attrs.get("metadata", "{}"))
                 units = str(f["parameters/ogn"].attrs.get("units", "")) or None
+    except KeyError as err:
+        raise TrajectoryFileError(f"{path}: not the H5MD layout ogn reads (particles/<group>/position/value,"
+                                  f" velocity/value, box/edges): {err}") from err
     except OSError as err:
         raise TrajectoryFileError(f"{path}: not a readable HDF5 file ({err})") from err
     names = metadata.get("system", {}).get("species")
@@ -146,4 +153,5 @@ def read_h5md_observed(path: str | Path) -> ObservedTrajectory:
     else:
         labels, types = species.astype(str), species
     positions = positions if has_images else unwrap_by_continuity(positions, box)
-    return ObservedTrajectory(str(path), positions, velocities, steps, box, labels, types, None, units=units)
+    return ObservedTrajectory(str(path), positions, velocities, steps, box, labels, types, None, units=units,
+                              times=times)

@@ -24,7 +24,7 @@ class Graph(NamedTuple):
     n_edges: jax.Array  # () int | edges within r_c, may exceed E (then the graph is incomplete)
 
 
-def dense_graph(positions: jax.Array, box: float, cutoff: float, capacity: int) -> Graph:
+def dense_graph(positions: jax.Array, box, cutoff: float, capacity: int) -> Graph:
     """All pairs closer than `cutoff`, O(N^2): for the small boxes of training sets (N of a few hundred)."""
     n = positions.shape[0]
     vectors = minimum_image(positions[None, :, :] - positions[:, None, :], box)  # [i, j] = r_j - r_i
@@ -35,7 +35,7 @@ def dense_graph(positions: jax.Array, box: float, cutoff: float, capacity: int) 
     return Graph(senders, receivers, edge_vectors, within.sum())
 
 
-def neighbor_list_graph(positions: jax.Array, box: float, cutoff: float, neighbor_idx: jax.Array,
+def neighbor_list_graph(positions: jax.Array, box, cutoff: float, neighbor_idx: jax.Array,
                         capacity: int) -> Graph:
     """Graph from a jax-md Sparse neighbor list (pairs within cutoff + skin, padded with N): the pairs within
     `cutoff`, packed into `capacity` slots. The list holds ~1.7 times as many pairs (the skin shell and its
@@ -58,7 +58,7 @@ def with_margin(n_edges: int, margin: float) -> int:
     return int(np.ceil(n_edges * margin)) + 1
 
 
-def count_edges(positions: np.ndarray, box: float, cutoff: float) -> np.ndarray:
+def count_edges(positions: np.ndarray, box, cutoff: float) -> np.ndarray:
     """Edges within `cutoff` of each configuration in (F, N, 3) `positions` (to size a capacity)."""
 
     def count(r):
