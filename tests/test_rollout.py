@@ -163,6 +163,21 @@ def test_rollout_command_writes_a_trajectory(small_run, lj_dataset, tmp_path):
     assert read_trajectory(out).status == "complete"  # the earlier file is untouched
 
 
+def test_rollout_keeps_every_eth_prediction_and_the_final_state(trained):
+    """`every` thins what is kept (memory follows the output, not the rollout's length); the final state
+    and every prediction's m v^2 per species are kept whatever `every` is."""
+    model, info, frames = trained
+    r, v = frames.positions[0, 0], frames.velocities[0, 0]
+    full = rollout(model, info, r, v, frames.species, frames.box, 30, log=lambda s: None)
+    thin = rollout(model, info, r, v, frames.species, frames.box, 30, log=lambda s: None, every=2)
+    np.testing.assert_array_equal(thin.steps, [10, 20, 30])
+    np.testing.assert_array_equal(thin.positions, full.positions[1::2])
+    np.testing.assert_array_equal(thin.final_velocities, full.velocities[-1])
+    np.testing.assert_array_equal(thin.species_mv2, full.species_mv2)
+    a = frames.species == 0  # LJ masses are 1
+    np.testing.assert_allclose(full.species_mv2[:, 0], np.sum(full.velocities[:, a].astype(np.float64) ** 2, axis=(1, 2)))
+
+
 def test_cell_list_graphs_give_the_dense_rollout(trained, monkeypatch):
     import ogn.rollout as ro
 

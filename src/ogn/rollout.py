@@ -30,10 +30,13 @@ class RolloutError(RuntimeError):
 
 @dataclass
 class Rollout:
-    positions: np.ndarray  # (S, N, 3) unwrapped, one frame per prediction (after k, 2k, ... MD steps)
+    positions: np.ndarray  # (S, N, 3) unwrapped, the kept predictions (every one by default: after k, 2k, ...)
     velocities: np.ndarray  # (S, N, 3)
-    steps: np.ndarray  # (S,) MD steps since the start
+    steps: np.ndarray  # (S,) MD steps since the start of the kept predictions
     edge_capacity: int
+    final_positions: np.ndarray  # (N, 3) after the last prediction, kept or not
+    final_velocities: np.ndarray  # (N, 3)
+    species_mv2: np.ndarray  # (P, n_species) sum of m v^2 over each species' atoms after every prediction
 
 
 NETWORK_DTYPES = ("float32", "bfloat16")
@@ -184,12 +187,15 @@ def rollout(
     thermostat: Callable | None = None,
     seed: int = 0,
     progress_factory=None,
+    every: int = 1,
 ) -> Rollout:
     """Roll the model `n_steps` MD steps (a multiple of its k) from one state. `skin`: of the cell-list
     neighbor list used above DENSE_MAX_ATOMS atoms (default 0.1 r_c); `network_dtype`: see CompiledRollout;
     `thermostat` (`ogn.thermostats.make_thermostat`) and its `seed`: an NVT rollout. The predictions run in
     compiled chunks of about CHUNK_ATOM_PREDICTIONS atom-predictions, between which `progress_factory`
-    (ogn.progress) is advanced by the MD steps done."""
+    (ogn.progress) is advanced by the MD steps done. Only every `every`-th prediction is kept (memory grows
+    with what is kept, not with the rollout's length); the final state and each species' m v^2 after
+    every prediction are kept always."""
     k, n_predictions = check_request(model, info, species, box, n_steps)
     cutoff = float(info["cutoff"])
     species = np.asarray(species)
@@ -201,24 +207,29 @@ def rollout(
     r, v, key = jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32), jax.random.key(seed)
     # the start's, in float64 once: chunks must not each re-round it from float32 velocities
     centre = jnp.asarray(np.einsum("n,nk->k", masses, np.asarray(velocities, np.float64)) / masses.sum(), jnp.float32)
-    rs, vs = [], []
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
+    one_hot = np.eye(model.n_species)[species] * masses[:, None]  # (N, S) mass of each atom in its species' column
+    rs, vs, mv2 = [], [], []
     with (progress_factory or NoProgress)("rollout (MD steps)", n_steps) as advance:
         for first in range(0, n_predictions, chunk):
             n = min(chunk, n_predictions - first)
             r_chunk, v_chunk = simulate(r, v, jax.random.fold_in(key, first), n_predictions=n, centre_velocity=centre)
             r, v = r_chunk[-1], v_chunk[-1]
-            rs.append(np.asarray(r_chunk))
-            vs.append(np.asarray(v_chunk))
+            r_chunk, v_chunk = np.asarray(r_chunk), np.asarray(v_chunk)
+            finite = np.isfinite(r_chunk).all(axis=(1, 2)) & np.isfinite(v_chunk).all(axis=(1, 2))
+            if not finite.all():
+                bad = first + int(np.argmin(finite))
+                raise RolloutError(f"non-finite positions or velocities at prediction {bad + 1} (MD step"
+                                   f" {(bad + 1) * k}); the model has left the region it was trained on")
+            kept = (first + 1 + np.arange(n)) % every == 0
+            rs.append(r_chunk[kept])
+            vs.append(v_chunk[kept])
+            mv2.append(np.einsum("fnk,ns->fs", v_chunk.astype(np.float64) ** 2, one_hot))
             advance(n * k)
-            if not (np.isfinite(rs[-1][-1]).all() and np.isfinite(vs[-1][-1]).all()):
-                break  # the rest would be non-finite too
-    rs, vs = np.concatenate(rs), np.concatenate(vs)
-    finite = np.isfinite(rs).all(axis=(1, 2)) & np.isfinite(vs).all(axis=(1, 2))
-    if not finite.all() or len(rs) < n_predictions:
-        first = int(np.argmin(finite)) if not finite.all() else len(rs)
-        raise RolloutError(f"non-finite positions or velocities at prediction {first + 1} (MD step {(first + 1) * k});"
-                           " the model has left the region it was trained on")
-    return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), simulate.edge_capacity)
+    steps = k * np.arange(1, n_predictions + 1)
+    return Rollout(np.concatenate(rs), np.concatenate(vs), steps[steps % (every * k) == 0], simulate.edge_capacity,
+                   np.asarray(r), np.asarray(v), np.concatenate(mv2))
 
 
 def check_request(model: OGN, info: dict, species, box, n_steps: int) -> tuple[int, int]:
@@ -297,7 +308,10 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
         v = jnp.asarray(v_new, jnp.float32)
         rs.append(np.asarray(r))
         vs.append(np.asarray(v))
-    return Rollout(np.stack(rs), np.stack(vs), k * np.arange(1, n_predictions + 1), simulate.edge_capacity)
+    rs, vs = np.stack(rs), np.stack(vs)
+    one_hot = np.eye(len(system.species_names))[species] * masses[:, None]
+    return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), simulate.edge_capacity, rs[-1], vs[-1],
+                   np.einsum("fnk,ns->fs", vs.astype(np.float64) ** 2, one_hot))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -391,22 +405,11 @@ class PhysicsSummary:
         return lines
 
 
-def species_temperatures(velocities: np.ndarray, species: np.ndarray, masses: np.ndarray, names, units) -> dict:
-    """Mean kinetic T of each species over (F, N, 3) velocities, 3 degrees of freedom per atom (the centre
-    of mass's 3 are not split between species)."""
-    out = {}
-    for s, name in enumerate(names):
-        atoms = species == s
-        if atoms.any():
-            kinetic = kinetic_energy(velocities[:, atoms], masses[atoms], units.mvv2e)
-            out[name] = float(np.mean(2 * kinetic / (3 * atoms.sum() * units.boltzmann)))
-    return out
-
-
 def physics_summary(info: dict, species, start: tuple, end: tuple, units, system=None,
-                    trajectory_velocities: np.ndarray | None = None) -> PhysicsSummary:
+                    species_mv2: np.ndarray | None = None) -> PhysicsSummary:
     """`start` and `end`: (positions, velocities); `system`: a System with a potential, or None;
-    `trajectory_velocities` (F, N, 3): for the mean temperatures, total and per species."""
+    `species_mv2` (F, n_species), each species' sum of m v^2 per frame (`Rollout.species_mv2`): for the
+    mean temperatures, total (3N - 3 degrees of freedom) and per species (3 per atom)."""
     masses = np.asarray(info["system"]["masses"], np.float64)[species]
     t0, t1 = (kinetic_temperature(v, masses, units) for _, v in (start, end))
     p0, p1 = (np.einsum("n,nk->k", masses, np.asarray(v, np.float64)) for _, v in (start, end))
@@ -422,11 +425,12 @@ def physics_summary(info: dict, species, start: tuple, end: tuple, units, system
         total = potential + kinetic
         change = float(total[1] - total[0]) / len(species)
     summary = PhysicsSummary(t0, t1, p0, p1, thermal_momentum, change, thermal_energy, units)
-    if trajectory_velocities is not None:
-        v = np.asarray(trajectory_velocities, np.float64)
-        summary.temperature_mean = float(np.mean([kinetic_temperature(f, masses, units) for f in v]))
-        summary.species_temperatures = species_temperatures(v, np.asarray(species), masses, info["system"]["species"],
-                                                            units)
+    if species_mv2 is not None:
+        counts = np.bincount(np.asarray(species), minlength=species_mv2.shape[1])
+        to_temperature = units.mvv2e / units.boltzmann
+        summary.temperature_mean = float(np.mean(species_mv2.sum(axis=1)) * to_temperature / (3 * len(species) - 3))
+        summary.species_temperatures = {name: float(np.mean(species_mv2[:, s]) * to_temperature / (3 * counts[s]))
+                                        for s, name in enumerate(info["system"]["species"]) if counts[s]}
     return summary
 
 
@@ -490,12 +494,12 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
     else:
         result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
                          log=log, network_dtype=network_dtype, thermostat=half_step, seed=seed,
-                         progress_factory=progress_factory)
+                         progress_factory=progress_factory, every=every)
     # the true energy needs the potential the learned simulator replaces: only when asked for
     summary = physics_summary(info, start.species, (start.positions, start.velocities),
-                              (result.positions[-1], result.velocities[-1]), units,
-                              system if energies or energy_correction else None, result.velocities)
-    written = slice(every - 1, None, every)
+                              (result.final_positions, result.final_velocities), units,
+                              system if energies or energy_correction else None, result.species_mv2)
+    written = slice(None) if not energy_correction else slice(every - 1, None, every)  # rollout() kept every-th
     positions = np.concatenate([np.asarray(start.positions, np.float64)[None], result.positions[written]])
     velocities = np.concatenate([np.asarray(start.velocities, np.float64)[None], result.velocities[written]])
     steps = start.step + np.concatenate([[0], result.steps[written]])
