@@ -209,7 +209,6 @@ def rollout(
     centre = jnp.asarray(np.einsum("n,nk->k", masses, np.asarray(velocities, np.float64)) / masses.sum(), jnp.float32)
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
-    one_hot = np.eye(model.n_species)[species] * masses[:, None]  # (N, S) mass of each atom in its species' column
     rs, vs, mv2 = [], [], []
     with (progress_factory or NoProgress)("rollout (MD steps)", n_steps) as advance:
         for first in range(0, n_predictions, chunk):
@@ -222,14 +221,25 @@ def rollout(
                 bad = first + int(np.argmin(finite))
                 raise RolloutError(f"non-finite positions or velocities at prediction {bad + 1} (MD step"
                                    f" {(bad + 1) * k}); the model has left the region it was trained on")
-            kept = (first + 1 + np.arange(n)) % every == 0
+            kept = kept_every(first, n, every)
             rs.append(r_chunk[kept])
             vs.append(v_chunk[kept])
-            mv2.append(np.einsum("fnk,ns->fs", v_chunk.astype(np.float64) ** 2, one_hot))
+            mv2.append(species_mv2(v_chunk, species, masses, model.n_species))
             advance(n * k)
     steps = k * np.arange(1, n_predictions + 1)
-    return Rollout(np.concatenate(rs), np.concatenate(vs), steps[steps % (every * k) == 0], simulate.edge_capacity,
-                   np.asarray(r), np.asarray(v), np.concatenate(mv2))
+    return Rollout(np.concatenate(rs), np.concatenate(vs), steps[kept_every(0, n_predictions, every)],
+                   simulate.edge_capacity, np.asarray(r), np.asarray(v), np.concatenate(mv2))
+
+
+def species_mv2(velocities: np.ndarray, species: np.ndarray, masses: np.ndarray, n_species: int) -> np.ndarray:
+    """(F, n_species) sum over each species' atoms of m v^2, in float64, of (F, N, 3) velocities."""
+    one_hot = np.eye(n_species)[species] * masses[:, None]  # (N, S) mass of each atom in its species' column
+    return np.einsum("fnk,ns->fs", np.asarray(velocities, np.float64) ** 2, one_hot)
+
+
+def kept_every(first: int, n: int, every: int) -> np.ndarray:
+    """(n,) bool: which of predictions first + 1 .. first + n (1-based) are every `every`-th."""
+    return (first + 1 + np.arange(n)) % every == 0
 
 
 def check_request(model: OGN, info: dict, species, box, n_steps: int) -> tuple[int, int]:
@@ -266,10 +276,12 @@ def rescale_to_kinetic(velocities: np.ndarray, masses: np.ndarray, target: float
 
 
 def energy_corrected_rollout(model: OGN, info: dict, system, positions, velocities, species, n_steps: int,
-                             log: Callable[[str], None] = print, network_dtype: str = "float32") -> Rollout:
+                             log: Callable[[str], None] = print, network_dtype: str = "float32",
+                             every: int = 1) -> Rollout:
     """`rollout`, with the velocities rescaled after every prediction so that the total energy under the
     system's true potential stays that of the start (FlashMD's correction; opt-in: it needs a potential
-    `ogn` knows and costs one energy evaluation per prediction). Momentum stays conserved."""
+    `ogn` knows and costs one energy evaluation per prediction). Momentum stays conserved. Keeps every
+    `every`-th prediction, as `rollout` does."""
     import jax
 
     from ogn.md.simulate import make_force_field, redo_until_fits
@@ -298,7 +310,8 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
 
     total = potential_energy(positions) + kinetic_energy(velocities, masses, mvv2e)
     r, v = jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32)
-    rs, vs = [], []
+    rs, vs, mv2 = [], [], []
+    kept = kept_every(0, n_predictions, every)
     for i in range(n_predictions):
         r_next, v_next = simulate(r, v)
         r = r_next[0]
@@ -306,12 +319,14 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
         if not (np.isfinite(np.asarray(r)).all() and np.isfinite(v_new).all()):
             raise RolloutError(f"non-finite positions or velocities at prediction {i + 1} (MD step {(i + 1) * k})")
         v = jnp.asarray(v_new, jnp.float32)
-        rs.append(np.asarray(r))
-        vs.append(np.asarray(v))
-    rs, vs = np.stack(rs), np.stack(vs)
-    one_hot = np.eye(len(system.species_names))[species] * masses[:, None]
-    return Rollout(rs, vs, k * np.arange(1, n_predictions + 1), simulate.edge_capacity, rs[-1], vs[-1],
-                   np.einsum("fnk,ns->fs", vs.astype(np.float64) ** 2, one_hot))
+        mv2.append(species_mv2(np.asarray(v)[None], species, masses, model.n_species)[0])
+        if kept[i]:
+            rs.append(np.asarray(r))
+            vs.append(np.asarray(v))
+    steps = k * np.arange(1, n_predictions + 1)
+    frames = lambda xs: np.asarray(xs, np.float32).reshape(-1, len(species), 3)  # none kept when every > predictions
+    return Rollout(frames(rs), frames(vs), steps[kept], simulate.edge_capacity, np.asarray(r), np.asarray(v),
+                   np.stack(mv2))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -490,7 +505,7 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
     if energy_correction:
         log("energy correction: velocities rescaled after every prediction to keep the start's total energy")
         result = energy_corrected_rollout(model, info, system, start.positions, start.velocities, start.species,
-                                          n_steps, log=log, network_dtype=network_dtype)
+                                          n_steps, log=log, network_dtype=network_dtype, every=every)
     else:
         result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
                          log=log, network_dtype=network_dtype, thermostat=half_step, seed=seed,
@@ -499,10 +514,9 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
     summary = physics_summary(info, start.species, (start.positions, start.velocities),
                               (result.final_positions, result.final_velocities), units,
                               system if energies or energy_correction else None, result.species_mv2)
-    written = slice(None) if not energy_correction else slice(every - 1, None, every)  # rollout() kept every-th
-    positions = np.concatenate([np.asarray(start.positions, np.float64)[None], result.positions[written]])
-    velocities = np.concatenate([np.asarray(start.velocities, np.float64)[None], result.velocities[written]])
-    steps = start.step + np.concatenate([[0], result.steps[written]])
+    positions = np.concatenate([np.asarray(start.positions, np.float64)[None], result.positions])
+    velocities = np.concatenate([np.asarray(start.velocities, np.float64)[None], result.velocities])
+    steps = start.step + np.concatenate([[0], result.steps])
     if ROLLOUT_FORMATS[Path(out).suffix.lower()] == "extxyz":
         from ogn.io.structures import write_extxyz
 
