@@ -19,24 +19,40 @@ from ogn.io.lammps_dump import read_lammps_dump
 from ogn.periodic import box_sides
 
 
+def file_format(path: Path, error: type[DataFileError] = DataFileError) -> str | None:
+    """"h5md", "dump" or "extxyz", told by content (the HDF5 signature, an `ITEM:` header) and then by
+    extension; None for any other text (a LAMMPS data file, where one may be given). A missing file is a
+    FileNotFoundError; a directory, an empty or a gzip-compressed file an `error` naming it."""
+    if path.is_dir():
+        raise error(f"{path}: a directory, not a file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if not head:
+        raise error(f"{path}: empty file (0 bytes)")
+    if head.startswith(b"\x1f\x8b"):
+        raise error(f"{path}: gzip-compressed; decompress it first (gunzip -k {path.name})")
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "h5md"
+    if head.lstrip().startswith(b"ITEM:"):
+        return "dump"
+    return "extxyz" if path.suffix in (".xyz", ".extxyz") else None
+
+
 def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
     """A structure from an H5MD trajectory (one frame), a LAMMPS data file, an extxyz file, or a LAMMPS dump
     (one frame; species by its element column, else type t is species t - 1)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with open(path, "rb") as f:
-        magic = f.read(8)
-    if not magic:
-        raise DataFileError(f"{path}: empty file (0 bytes)")
-    if magic == b"\x89HDF\r\n\x1a\n":
+    kind = file_format(path)
+    if kind == "h5md":
         from ogn.io.h5md import read_trajectory
 
         t = read_trajectory(path, frames=frame)
         s = Structure(t.positions, t.species.astype(np.int32), t.box, t.velocities, step=int(t.steps))
-    elif path.suffix in (".xyz", ".extxyz"):
+    elif kind == "extxyz":
         s = read_extxyz(path, species_names, frame=frame)
-    elif magic.lstrip().startswith(b"ITEM:"):
+    elif kind == "dump":
         s = _dump_frame(path, species_names, frame)
     else:
         s = read_lammps_data(path, n_species=len(species_names))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ogn.io.lammps_dump import ObservedTrajectory, TrajectoryFileError, read_lammps_dump, unwrap_by_continuity
-from ogn.io.structures import read_extxyz_frames
+from ogn.io.structures import file_format, read_extxyz_frames
 from ogn.periodic import box_sides
 
 
@@ -18,21 +18,12 @@ def read_observed(path: str | Path) -> ObservedTrajectory:
     """A LAMMPS dump, extxyz or H5MD trajectory, told apart by content (HDF5 signature, `ITEM:` header) and
     then by extension."""
     path = Path(path)
-    if path.is_dir():
-        raise TrajectoryFileError(f"{path}: a directory, not a trajectory file")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    with open(path, "rb") as f:
-        head = f.read(64)
-    if not head:
-        raise TrajectoryFileError(f"{path}: empty file (0 bytes)")
-    if head.startswith(b"\x1f\x8b"):
-        raise TrajectoryFileError(f"{path}: gzip-compressed; decompress it first (gunzip -k {path.name})")
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+    kind = file_format(path, TrajectoryFileError)
+    if kind == "h5md":
         t = read_h5md_observed(path)
-    elif head.lstrip().startswith(b"ITEM:"):
+    elif kind == "dump":
         t = read_lammps_dump(path)
-    elif path.suffix in (".xyz", ".extxyz"):
+    elif kind == "extxyz":
         t = read_extxyz_observed(path)
     else:
         raise TrajectoryFileError(f"{path}: not a LAMMPS text dump (no 'ITEM:' header), extxyz (.xyz/.extxyz) or"
