@@ -13,7 +13,7 @@ import numpy as np
 from ogn import __version__
 from ogn.io.h5md import TrajectoryWriter
 from ogn.io.lammps_data import Structure
-from ogn.io.structures import read_structure
+from ogn.io.structures import file_format, read_structure
 from ogn.periodic import box_text
 from ogn.progress import NoProgress
 from ogn.systems import System, check_same_system
@@ -100,9 +100,8 @@ def load_init(system: System, path: str, frame: int = -1) -> tuple[System, Struc
 
 def check_file_system(path: str | Path, system: System) -> None:
     """Refuse an H5MD file that says it holds another system or unit system than `system`."""
-    with open(path, "rb") as f:
-        if f.read(8) != b"\x89HDF\r\n\x1a\n":
-            return
+    if file_format(Path(path)) != "h5md":
+        return
     from ogn.io.h5md import read_trajectory
 
     t = read_trajectory(path, frames=slice(0, 1))
