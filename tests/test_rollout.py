@@ -163,6 +163,42 @@ def test_rollout_command_writes_a_trajectory(small_run, lj_dataset, tmp_path):
     assert read_trajectory(out).status == "complete"  # the earlier file is untouched
 
 
+def test_rollout_streams_its_frames_to_the_file(small_run, lj_dataset, tmp_path, monkeypatch):
+    """`ogn rollout` writes each chunk's kept predictions as they come (memory does not grow with the
+    rollout): the file holds exactly the frames an in-memory rollout keeps, in H5MD and extxyz, and a
+    rollout that fails leaves the earlier output untouched and what it had done beside it."""
+    import ogn.rollout
+    from ogn.io.structures import read_extxyz_frames
+    from ogn.rollout import rollout_to_file
+
+    init = lj_dataset / "test" / "traj-000.h5"
+    start = read_trajectory(init, frames=-1)
+    model, info, _ = load_run(small_run)
+    monkeypatch.setattr(ogn.rollout, "CHUNK_ATOM_PREDICTIONS", 3 * len(start.species))  # 3 predictions a chunk
+    kept = rollout(model, info, start.positions, start.velocities, start.species, start.box, 50, log=lambda m: None,
+                   every=2)
+    h5, xyz = tmp_path / "r.h5", tmp_path / "r.extxyz"
+    for out in (h5, xyz):
+        rollout_to_file(small_run, init, out, 50, every=2, log=lambda m: None)
+    t, frames = read_trajectory(h5), read_extxyz_frames(xyz)
+    assert list(t.steps - t.steps[0]) == [0, *kept.steps] == [f.step - frames[0].step for f in frames]
+    np.testing.assert_array_equal(t.positions[1:], kept.positions)
+    np.testing.assert_array_equal(t.velocities[1:], kept.velocities)
+    np.testing.assert_allclose(np.stack([f.positions for f in frames[1:]]), kept.positions, rtol=1e-6)
+
+    def blow_up(*args, **kwargs):  # the rollout fails after its first chunk has been written
+        on_frames = kwargs["on_frames"]
+        on_frames(np.array([5]), start.positions[None], start.velocities[None])
+        raise RolloutError("non-finite positions")
+
+    monkeypatch.setattr(ogn.rollout, "rollout", blow_up)
+    with pytest.raises(RolloutError):
+        rollout_to_file(small_run, init, h5, 50, log=lambda m: None)
+    assert read_trajectory(h5).status == "complete" and len(read_trajectory(h5).steps) == len(t.steps)
+    failed = read_trajectory(tmp_path / "r.failed.h5")
+    assert failed.status.startswith("failed: RolloutError") and len(failed.steps) == 2
+
+
 def test_rollout_keeps_every_eth_prediction_and_the_final_state(trained):
     """`every` thins what is kept (memory follows the output, not the rollout's length); the final state
     and every prediction's m v^2 per species are kept whatever `every` is."""

@@ -10,6 +10,7 @@ a non-finite prediction (a clear error naming the first bad prediction).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ class RolloutError(RuntimeError):
 
 @dataclass
 class Rollout:
-    positions: np.ndarray  # (S, N, 3) unwrapped, the kept predictions (every one by default: after k, 2k, ...)
+    positions: np.ndarray  # (S, N, 3) unwrapped, the kept predictions (every one by default: after k, 2k, ...);
+    # none when they went to the rollout's on_frames
     velocities: np.ndarray  # (S, N, 3)
     steps: np.ndarray  # (S,) MD steps since the start of the kept predictions
     edge_capacity: int
@@ -188,14 +190,16 @@ def rollout(
     seed: int = 0,
     progress_factory=None,
     every: int = 1,
+    on_frames: Callable | None = None,
 ) -> Rollout:
     """Roll the model `n_steps` MD steps (a multiple of its k) from one state. `skin`: of the cell-list
     neighbor list used above DENSE_MAX_ATOMS atoms (default 0.1 r_c); `network_dtype`: see CompiledRollout;
     `thermostat` (`ogn.thermostats.make_thermostat`) and its `seed`: an NVT rollout. The predictions run in
     compiled chunks of about CHUNK_ATOM_PREDICTIONS atom-predictions, between which `progress_factory`
     (ogn.progress) is advanced by the MD steps done. Only every `every`-th prediction is kept (memory grows
-    with what is kept, not with the rollout's length); the final state and each species' m v^2 after
-    every prediction are kept always."""
+    with what is kept, not with the rollout's length), or given to `on_frames(steps, positions, velocities)`
+    chunk by chunk and not kept at all; the final state and each species' m v^2 after every prediction are
+    kept always."""
     k, n_predictions = check_request(model, info, species, box, n_steps)
     cutoff = float(info["cutoff"])
     species = np.asarray(species)
@@ -210,6 +214,8 @@ def rollout(
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     rs, vs, mv2 = [], [], []
+    # with on_frames, the kept predictions go there chunk by chunk (a file) and are not held in memory
+    keep = on_frames or (lambda steps, r, v: (rs.append(r), vs.append(v)))
     with (progress_factory or NoProgress)("rollout (MD steps)", n_steps) as advance:
         for first in range(0, n_predictions, chunk):
             n = min(chunk, n_predictions - first)
@@ -222,13 +228,20 @@ def rollout(
                 raise RolloutError(f"non-finite positions or velocities at prediction {bad + 1} (MD step"
                                    f" {(bad + 1) * k}); the model has left the region it was trained on")
             kept = kept_every(first, n, every)
-            rs.append(r_chunk[kept])
-            vs.append(v_chunk[kept])
+            if kept.any():
+                keep(k * (first + 1 + np.flatnonzero(kept)), r_chunk[kept], v_chunk[kept])
             mv2.append(species_mv2(v_chunk, species, masses, model.n_species))
             advance(n * k)
     steps = k * np.arange(1, n_predictions + 1)
-    return Rollout(np.concatenate(rs), np.concatenate(vs), steps[kept_every(0, n_predictions, every)],
+    return Rollout(frames_of(rs, len(species)), frames_of(vs, len(species)),
+                   steps[kept_every(0, n_predictions, every)] if on_frames is None else steps[:0],
                    simulate.edge_capacity, np.asarray(r), np.asarray(v), np.concatenate(mv2))
+
+
+def frames_of(blocks: list, n_atoms: int) -> np.ndarray:
+    """(F, N, 3) float32 from blocks of frames; (0, N, 3) when none was kept (every > predictions, or the
+    frames went to a file)."""
+    return np.concatenate(blocks) if blocks else np.zeros((0, n_atoms, 3), np.float32)
 
 
 def species_mv2(velocities: np.ndarray, species: np.ndarray, masses: np.ndarray, n_species: int) -> np.ndarray:
@@ -277,11 +290,11 @@ def rescale_to_kinetic(velocities: np.ndarray, masses: np.ndarray, target: float
 
 def energy_corrected_rollout(model: OGN, info: dict, system, positions, velocities, species, n_steps: int,
                              log: Callable[[str], None] = print, network_dtype: str = "float32",
-                             every: int = 1) -> Rollout:
+                             every: int = 1, on_frames: Callable | None = None) -> Rollout:
     """`rollout`, with the velocities rescaled after every prediction so that the total energy under the
     system's true potential stays that of the start (FlashMD's correction; opt-in: it needs a potential
     `ogn` knows and costs one energy evaluation per prediction). Momentum stays conserved. Keeps every
-    `every`-th prediction, as `rollout` does."""
+    `every`-th prediction, or gives it to `on_frames`, as `rollout` does."""
     import jax
 
     from ogn.md.simulate import make_force_field, redo_until_fits
@@ -311,6 +324,7 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
     total = potential_energy(positions) + kinetic_energy(velocities, masses, mvv2e)
     r, v = jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32)
     rs, vs, mv2 = [], [], []
+    keep = on_frames or (lambda steps, r, v: (rs.append(r), vs.append(v)))
     kept = kept_every(0, n_predictions, every)
     for i in range(n_predictions):
         r_next, v_next = simulate(r, v)
@@ -321,12 +335,11 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
         v = jnp.asarray(v_new, jnp.float32)
         mv2.append(species_mv2(np.asarray(v)[None], species, masses, model.n_species)[0])
         if kept[i]:
-            rs.append(np.asarray(r))
-            vs.append(np.asarray(v))
+            keep(np.array([(i + 1) * k]), np.asarray(r)[None], np.asarray(v)[None])
     steps = k * np.arange(1, n_predictions + 1)
-    frames = lambda xs: np.asarray(xs, np.float32).reshape(-1, len(species), 3)  # none kept when every > predictions
-    return Rollout(frames(rs), frames(vs), steps[kept], simulate.edge_capacity, np.asarray(r), np.asarray(v),
-                   np.stack(mv2))
+    return Rollout(frames_of(rs, len(species)), frames_of(vs, len(species)),
+                   steps[kept] if on_frames is None else steps[:0], simulate.edge_capacity, np.asarray(r),
+                   np.asarray(v), np.stack(mv2))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -502,42 +515,60 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
     ensemble = (f", {thermostat} thermostat at {temperature:g} {units.temperature} (damping {damping:g} {units.time},"
                 f" seed {seed})" if thermostat else "")
     log(f"rolling {run_dir} (k = {info['k']}) for {n_steps} MD steps from {init}, N = {system.n_atoms}{ensemble}")
-    if energy_correction:
-        log("energy correction: velocities rescaled after every prediction to keep the start's total energy")
-        result = energy_corrected_rollout(model, info, system, start.positions, start.velocities, start.species,
-                                          n_steps, log=log, network_dtype=network_dtype, every=every)
-    else:
-        result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
-                         log=log, network_dtype=network_dtype, thermostat=half_step, seed=seed,
-                         progress_factory=progress_factory, every=every)
+    with open_rollout_file(out, system, start.species, start.step, energies, {
+            "system": system.describe(), "model": str(run_dir), "k": info["k"], "init": str(init),
+            "network_dtype": network_dtype, "energy_correction": energy_correction,
+            "thermostat": None if thermostat is None else {"name": thermostat, "temperature": temperature,
+                                                           "damping": damping, "seed": seed},
+            "potential_energy": "true potential" if energies else "not computed"}, store_precision) as write:
+        # frames go to the file as they are predicted: memory does not grow with the rollout
+        write(np.zeros(1, int), start.positions[None], start.velocities[None])
+        if energy_correction:
+            log("energy correction: velocities rescaled after every prediction to keep the start's total energy")
+            result = energy_corrected_rollout(model, info, system, start.positions, start.velocities, start.species,
+                                              n_steps, log=log, network_dtype=network_dtype, every=every,
+                                              on_frames=write)
+        else:
+            result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
+                             log=log, network_dtype=network_dtype, thermostat=half_step, seed=seed,
+                             progress_factory=progress_factory, every=every, on_frames=write)
     # the true energy needs the potential the learned simulator replaces: only when asked for
     summary = physics_summary(info, start.species, (start.positions, start.velocities),
                               (result.final_positions, result.final_velocities), units,
                               system if energies or energy_correction else None, result.species_mv2)
-    positions = np.concatenate([np.asarray(start.positions, np.float64)[None], result.positions])
-    velocities = np.concatenate([np.asarray(start.velocities, np.float64)[None], result.velocities])
-    steps = start.step + np.concatenate([[0], result.steps])
+    return summary, warnings
+
+
+@contextmanager
+def open_rollout_file(out: str | Path, system, species, first_step: int, energies: bool, metadata: dict,
+                      store_precision: str):
+    """Yields write(steps, positions, velocities), which appends frames to `out` (H5MD, or extxyz by its
+    extension); `steps` count from the start, whose step is `first_step`. The frames get kinetic energies,
+    and true potential energies when `energies`. The file is written under a temporary name and appears at
+    `out` only when the block completes (a failure leaves it at failed_path(out))."""
+    masses = system.atom_masses(species)
     if ROLLOUT_FORMATS[Path(out).suffix.lower()] == "extxyz":
-        from ogn.io.structures import write_extxyz
+        from ogn.io.structures import ExtxyzWriter
 
-        write_extxyz(out, zip(positions, velocities), start.species, system.species_names, system.box, steps=steps,
-                     times=steps * system.dt, time_unit=units.time)
-        return summary, warnings
-    if energies:
-        from ogn.md.simulate import frame_energies
-
-        potential, kinetic, _ = frame_energies(system, start.species, positions, velocities)
-    else:
-        kinetic = kinetic_energy(velocities, masses, units.mvv2e)
-        potential = np.full(len(kinetic), np.nan)
-    meta = {"system": system.describe(), "model": str(run_dir), "k": info["k"], "init": str(init),
-            "network_dtype": network_dtype, "energy_correction": energy_correction,
-            "thermostat": None if thermostat is None else {"name": thermostat, "temperature": temperature,
-                                                           "damping": damping, "seed": seed},
-            "potential_energy": "true potential" if energies else "not computed"}
+        with ExtxyzWriter(out, species, system.species_names, system.box, system.dt, system.units.time) as writer:
+            yield lambda steps, r, v: writer.append(first_step + steps, r, v)
+        return
     from ogn.io.h5md import TrajectoryWriter
 
-    with TrajectoryWriter(out, start.species, system.box, system.dt, meta, system.units.name,
+    energy = None
+    if energies:
+        from ogn.md.simulate import make_frame_energies
+
+        energy = make_frame_energies(system, species)
+
+    def write(steps, positions, velocities):
+        if energy is not None:
+            potential, kinetic, _ = energy(positions, velocities)
+        else:
+            kinetic = kinetic_energy(velocities, masses, system.units.mvv2e)
+            potential = np.full(len(kinetic), np.nan)
+        writer.append(first_step + steps, positions, velocities, potential, kinetic)
+
+    with TrajectoryWriter(out, species, system.box, system.dt, metadata, system.units.name,
                           dtype=store_precision) as writer:
-        writer.append(steps, positions, velocities, potential, kinetic)
-    return summary, warnings
+        yield write

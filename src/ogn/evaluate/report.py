@@ -104,7 +104,7 @@ def evaluate_run(
                 errors[name]["position"].append(metrics.rmse(pred[0], true_r, box))
                 errors[name]["velocity"].append(metrics.rmse(pred[1], true_v))
         if first is None:
-            first = {"t": t, "f": f, "true_r": true_r, "true_v": true_v, "predictions": predictions}
+            first = {"t": t, "f": f, "r0": r0, "true_r": true_r, "true_v": true_v, "predictions": predictions}
 
     rmse = {name: {q: np.mean(v, axis=0) for q, v in e.items()} for name, e in errors.items()}
     with np.errstate(invalid="ignore"):  # a baseline that blew up has inf errors: its spread is None
@@ -186,43 +186,63 @@ def evaluate_run(
     }
     summary["note"] = note
     summary["verdict"] = verdict(summary)
-    fig_names = _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, long_curves, rdfs,
-                         note)
-    summary["figures"] = fig_names
+    summary["figures"] = _figures(out_dir, system, k, steps, errors, first, energy_curves, long_times, long_curves,
+                                  rdfs, note, cage, vscale)
     atomic_write_text(out_dir / "metrics.json", json.dumps(summary, indent=2) + "\n")
     atomic_write_text(out_dir / "report.md", _report(summary))
     return summary
 
 
-def _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, long_curves, rdfs,
-             note: str) -> list[str]:
+def _figures(out_dir, system, k, steps, errors, first, energy_curves, long_times, long_curves, rdfs,
+             note: str, cage: float, vscale: float) -> dict[str, str]:
+    """The figures, each with the caption report.md prints under it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    unit = system.units.length
-    names = []
+    unit, vunit = system.units.length, f"{system.units.length}/{system.units.time}"
+    captions = {}
 
-    def save(fig, name):
+    def save(fig, name, caption):
         if note:  # e.g. the reduced budgets of `ogn reproduce --scale quick`
             fig.suptitle(note, fontsize=7)
         fig.tight_layout()
         fig.savefig(out_dir / name, dpi=120)
         plt.close(fig)
-        names.append(name)
+        captions[name] = caption
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for name, r in rmse.items():
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    blew_up = []
+    for name, e in errors.items():
+        color = None
         for ax, q in zip(axes, ("position", "velocity")):
-            ax.plot(steps, r[q], marker="o", ms=3, label=name)
+            per_start = np.asarray(e[q])
+            finite = np.isfinite(per_start).all(axis=1)
+            if not finite.all():  # said on the plot, not left out of it silently
+                if q == "position":
+                    blew_up.append(f"{name} blew up on {int((~finite).sum())} of {len(finite)} starts")
+                continue
+            mean, std = per_start.mean(0), per_start.std(0)
+            line, = ax.plot(steps, mean, marker="o", ms=3, label=name, color=color)
+            color = line.get_color()
+            ax.fill_between(steps, np.maximum(mean - std, mean * 1e-3), mean + std, color=color, alpha=0.2, lw=0)
+    axes[0].axhline(cage, color="k", ls=":", lw=1, label=f"cage length {cage:.3g}")
+    axes[1].axhline(vscale, color="k", ls=":", lw=1, label=f"sqrt(kB T / m) = {vscale:.3g}")
+    axes[1].axhline(np.sqrt(2) * vscale, color="k", ls="--", lw=1, label="uncorrelated: sqrt(2) x that")
     axes[0].set_ylabel(f"position RMSE ({unit})")
-    axes[1].set_ylabel("velocity RMSE")
+    axes[1].set_ylabel(f"velocity RMSE ({vunit})")
     for ax in axes:
         ax.set_xlabel("MD steps")
         ax.set_yscale("log")
-    axes[0].legend()
-    save(fig, "rmse.png")
+        ax.legend(fontsize=7)
+    if blew_up:
+        axes[0].text(0.02, 0.02, "; ".join(blew_up), transform=axes[0].transAxes, fontsize=7, color="red")
+    n_starts = len(next(iter(errors.values()))["position"])
+    save(fig, "rmse.png", f"RMSE against MD at dt from the same start, mean (line) and standard deviation (band)"
+         f" over {n_starts} starts on the independent test trajectories. Dotted: the cage length and the thermal"
+         " velocity scale; dashed: the velocity RMSE of uncorrelated velocities. A simulator that blew up is"
+         " named on the plot (red) and has no curve.")
 
     ogn = first["predictions"]["ogn"]
     if ogn is not None:
@@ -233,20 +253,26 @@ def _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, 
             line, = ax.plot(steps, first["true_r"][:, a, 0], label=f"atom {a} MD")
             ax.plot(steps, ogn[0][:, a, 0], "o", ms=3, color=line.get_color(), label=f"atom {a} OGN")
         ax.set_xlabel("MD steps")
-        ax.set_ylabel(f"x ({unit})")
+        ax.set_ylabel(f"x ({unit}, unwrapped)")
         ax.legend(fontsize=7)
-        save(fig, "trajectories.png")  # Fig. 2B
+        save(fig, "trajectories.png", "x coordinate of three atoms from the first start: MD at dt (lines) and"
+             f" the learned simulator (dots, one per prediction of {k} MD steps). Paper Fig. 2B.")
 
         fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-        for ax, true, pred, q in ((axes[0], first["true_r"][-1], ogn[0][-1], "position"),
-                                  (axes[1], first["true_v"][-1], ogn[1][-1], "velocity")):
+        r0 = first["r0"]
+        for ax, true, pred, label in (
+                (axes[0], first["true_r"][-1] - r0, ogn[0][-1] - r0, f"displacement ({unit})"),
+                (axes[1], first["true_v"][-1], ogn[1][-1], f"velocity ({vunit})")):
             ax.hexbin(true.ravel(), pred.ravel(), gridsize=60, bins="log", mincnt=1)
             lo, hi = true.min(), true.max()
             ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-            ax.set_xlabel(f"MD {q}")
-            ax.set_ylabel(f"OGN {q}")
+            ax.set_xlabel(f"MD {label}")
+            ax.set_ylabel(f"OGN {label}")
             ax.set_title(f"after {steps[-1]} MD steps")
-        save(fig, "scatter.png")  # Fig. 2C
+        save(fig, "scatter.png", f"Every x, y, z component of every atom after {steps[-1]} MD steps from the"
+             " first start, learned simulator against MD (log colour scale; dashed: perfect agreement). Left:"
+             " displacement from the start, which a trivial simulator cannot fake; right: velocity. Paper"
+             " Fig. 2C.")
 
     if energy_curves:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -255,26 +281,30 @@ def _figures(out_dir, system, k, steps, rmse, first, energy_curves, long_times, 
             x = k * np.arange(len(c["potential"]))
             axes[0].plot(x, (c["potential"] + c["kinetic"]) / n, label=f"{name} total")
             axes[1].plot(x, np.linalg.norm(c["momentum"], axis=-1), label=name)
-        axes[0].set_ylabel(f"energy per atom ({system.units.energy})")
-        axes[1].set_ylabel("|total momentum|")
+        axes[0].set_ylabel(f"total energy per atom ({system.units.energy})")
+        axes[1].set_ylabel(f"|total momentum| (mass x {vunit})")
         for ax in axes:
             ax.set_xlabel("MD steps")
             ax.legend(fontsize=7)
-        save(fig, "energy.png")  # Fig. 4B
+        save(fig, "energy.png", "Total energy per atom (true potential on each simulator's states) and the"
+             " magnitude of the total momentum, from the first start. Paper Fig. 4B.")
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for name, m in long_curves.items():
         axes[0].loglog(long_times[1:len(m)], m[1:], label=name)
+    axes[0].axhline(cage**2, color="k", ls=":", lw=1, label="cage length squared")
     axes[0].set_xlabel(f"time ({system.units.time})")
-    axes[0].set_ylabel(f"MSD ({unit}^2)")
-    axes[0].legend()
+    axes[0].set_ylabel(f"MSD ({unit}^2), centre of mass removed")
+    axes[0].legend(fontsize=7)
     for name, (r, g) in rdfs.items():
         axes[1].plot(r, g, label=name)
     axes[1].set_xlabel(f"r ({unit})")
     axes[1].set_ylabel("g(r), all pairs")
-    axes[1].legend()
-    save(fig, "long.png")
-    return names
+    axes[1].legend(fontsize=7)
+    save(fig, "long.png", "The long rollout from the first start against MD at dt: mean square displacement"
+         " about the centre of mass (a drifting box is not diffusion; paper ESI S4) and the radial"
+         " distribution function over its last 20 frames.")
+    return captions
 
 
 TARGETS = {  # issue 9: what a learned simulator must reach to replace MD (from independent test starts)
@@ -345,5 +375,6 @@ def _report(s: dict) -> str:
         text = (f"finite throughout; {energy}; largest change of a component of the total momentum"
                 f" {long['ogn_momentum_change'] / s['thermal_momentum']:.2e} sqrt(N m kB T)")
     lines += ["", f"Long rollout, {long['steps']} MD steps from the first start: {text}.", ""]
-    lines += [f"![{name}]({name})" for name in s["figures"]]
+    for name, caption in s["figures"].items():
+        lines += [f"![{name}]({name})", "", f"*{caption}*", ""]
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ trajectory's units (LJ reduced, or metal: A and A/ps) and names species as the p
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,8 +184,7 @@ def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -
     return Structure(f.positions, species, f.box, f.velocities, step=f.step or 0)
 
 
-def write_extxyz(path: str | Path, frames, species, species_names, box, steps=None, times=None,
-                 time_unit: str | None = None) -> None:
+def extxyz_text(frames, species, species_names, box, steps=None, times=None, time_unit: str | None = None) -> str:
     """frames: iterable of (positions, velocities); positions as given (unwrapped stays unwrapped),
     velocities in the trajectory's units (column `vel`).
 
@@ -215,7 +215,41 @@ def write_extxyz(path: str | Path, frames, species, species_names, box, steps=No
             if not elements:
                 row.append(name)
             out.append(" ".join(row))
-    atomic_write_text(path, "\n".join(out) + "\n")
+    return "\n".join(out) + "\n"
+
+
+def write_extxyz(path: str | Path, frames, species, species_names, box, steps=None, times=None,
+                 time_unit: str | None = None) -> None:
+    """All `frames` to `path` at once (written to a temporary name, then renamed); see extxyz_text."""
+    atomic_write_text(path, extxyz_text(frames, species, species_names, box, steps, times, time_unit))
+
+
+class ExtxyzWriter:
+    """An extxyz trajectory written frame block by frame block, as TrajectoryWriter writes H5MD: to
+    PATH.partial, renamed to PATH when complete, or to PATH's failed_path when the run failed."""
+
+    def __init__(self, path: str | Path, species, species_names, box, dt: float, time_unit: str):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + ".partial")
+        self.species, self.species_names, self.box = species, species_names, box
+        self.dt, self.time_unit = dt, time_unit
+        self.file = open(self.tmp, "w")  # noqa: SIM115 (closed in __exit__, renamed there)
+
+    def append(self, steps, positions, velocities) -> None:
+        steps = np.asarray(steps)
+        self.file.write(extxyz_text(zip(positions, velocities), self.species, self.species_names, self.box,
+                                    steps=steps, times=steps * self.dt, time_unit=self.time_unit))
+        self.file.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        from ogn.io.h5md import failed_path
+
+        self.file.close()
+        os.replace(self.tmp, self.path if exc_type is None else failed_path(self.path))
+        return False
 
 
 def write_lammps_dump(path: str | Path, frames, species, box, steps) -> None:

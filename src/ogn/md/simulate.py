@@ -265,12 +265,15 @@ def unwrapped_positions(ff: ForceField, state: MDState) -> np.ndarray:
     return np.asarray(state.positions, np.float64) + np.asarray(state.image, np.float64) * ff.system.sides
 
 
-def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
-    """(F,) potential and kinetic energy with the true potential (in the working precision), and (F, 3)
-    total momentum. The potentials come from one compiled scan over the frames, its neighbor list refreshed
-    as atoms move and reallocated (and the scan redone) if it overflows."""
+def make_frame_energies(system: System, species: np.ndarray) -> Callable:
+    """A function (F, N, 3) positions, velocities -> (F,) potential and kinetic energy with the true
+    potential (in the working precision), and (F, 3) total momentum. The potentials come from one compiled
+    scan over the frames, its neighbor list refreshed as atoms move, reallocated (and the scan redone) if it
+    overflows, and carried from one call to the next (a rollout written chunk by chunk)."""
     ff = make_force_field(system, species)
-    wrapped = jnp.asarray(np.mod(positions, system.sides), float_dtype())
+    masses = np.asarray(ff.masses)
+    per_frame = jax.vmap(kinetic_energy, in_axes=(0, None, None))
+    neighbor = None
 
     @jax.jit
     def potentials(frames, neighbor):
@@ -278,16 +281,27 @@ def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, v
             neighbor = neighbor.update(r)
             return neighbor, (ff.energy_fn(r, neighbor.idx), neighbor.did_buffer_overflow)
 
-        _, (energy, overflow) = jax.lax.scan(one, neighbor, frames)
-        return energy, overflow.any()
+        neighbor, (energy, overflow) = jax.lax.scan(one, neighbor, frames)
+        return energy, overflow.any(), neighbor
 
-    (potential, _), _ = redo_until_fits(lambda nb: potentials(wrapped, nb), lambda result: result[1], ff,
-                                        wrapped[0], ff.allocate(wrapped[0]))
-    masses = np.asarray(ff.masses)
-    per_frame = jax.vmap(kinetic_energy, in_axes=(0, None, None))
-    kinetic = np.asarray(per_frame(jnp.asarray(velocities, float_dtype()), ff.masses, system.units.mvv2e), dtype=float)
-    momentum = np.einsum("n,fnk->fk", masses, velocities)
-    return np.asarray(potential, dtype=float), kinetic, momentum
+    def energies(positions: np.ndarray, velocities: np.ndarray):
+        nonlocal neighbor
+        wrapped = jnp.asarray(np.mod(positions, system.sides), float_dtype())
+        if neighbor is None:
+            neighbor = ff.allocate(wrapped[0])
+        (potential, _, neighbor), _ = redo_until_fits(lambda nb: potentials(wrapped, nb), lambda result: result[1],
+                                                      ff, wrapped[0], neighbor)
+        kinetic = np.asarray(per_frame(jnp.asarray(velocities, float_dtype()), ff.masses, system.units.mvv2e),
+                             dtype=float)
+        momentum = np.einsum("n,fnk->fk", masses, velocities)
+        return np.asarray(potential, dtype=float), kinetic, momentum
+
+    return energies
+
+
+def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
+    """make_frame_energies(system, species)(positions, velocities), for one set of frames."""
+    return make_frame_energies(system, species)(positions, velocities)
 
 
 def closest_pair(positions: np.ndarray, box) -> tuple[int, int, float]:
