@@ -11,6 +11,7 @@ import pytest
 
 from ogn.data.dataset import DatasetError, load_frames
 from ogn.data.imported import ImportSpec, import_dataset
+from ogn.io.lammps_data import DataFileError
 from ogn.io.lammps_dump import TrajectoryFileError, read_lammps_dump
 from ogn.io.structures import write_extxyz
 from ogn.io.trajectories import read_observed
@@ -216,6 +217,30 @@ def test_ase_extxyz_with_momenta_is_read_in_the_given_units(tmp_path):
     import_dataset([tmp_path / "ase.extxyz"], [test], tmp_path / "d", _spec(), log=lambda s: None)
     frames = load_frames(tmp_path / "d", "train")
     np.testing.assert_allclose(frames.velocities[0], velocities, atol=1e-6)  # ASE writes momenta to 8 decimals
+
+
+def test_an_ase_or_ovito_extxyz_start_is_read_like_its_trajectory(tmp_path):
+    """`--init` of an extxyz file with ASE momenta and atoms listed out of id order gives the same start as
+    the importer: velocities in the system's units, atoms in id order."""
+    import ase.io
+    from ase import Atoms
+
+    from ogn.io.structures import read_structure
+    from ogn.units import ase_time_unit
+
+    positions, velocities = _motion()
+    order = np.array([2, 0, 3, 1])  # the file lists atom ids 3, 1, 4, 2
+    atoms = Atoms(np.array(["Cu", "Zr", "Cu", "Zr"])[order].tolist(), positions=positions[0][order], cell=BOX,
+                  pbc=True)
+    atoms.set_velocities(velocities[0][order] / ase_time_unit("metal"))
+    atoms.set_array("id", order + 1)
+    ase.io.write(tmp_path / "start.extxyz", atoms, format="extxyz")
+    s = read_structure(tmp_path / "start.extxyz", ("Cu", "Zr"), units="metal")
+    np.testing.assert_allclose(s.positions, positions[0], atol=1e-8)
+    np.testing.assert_allclose(s.velocities, velocities[0], atol=1e-6)  # ASE writes momenta to 8 decimals
+    np.testing.assert_array_equal(s.species, [0, 1, 0, 1])
+    with pytest.raises(DataFileError, match="start.extxyz: ASE momenta have no meaning in lj units"):
+        read_structure(tmp_path / "start.extxyz", ("Cu", "Zr"), units="lj")
 
 
 def test_import_records_the_system_and_k_must_fit_the_stride(tmp_path):

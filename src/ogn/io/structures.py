@@ -7,6 +7,7 @@ trajectory's units (LJ reduced, or metal: A and A/ps) and names species as the p
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -41,9 +42,11 @@ def file_format(path: Path, error: type[DataFileError] = DataFileError) -> str |
     return "extxyz" if path.suffix in (".xyz", ".extxyz") else None
 
 
-def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
+def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int = -1, units: str | None = None
+                   ) -> Structure:
     """A structure from an H5MD trajectory (one frame), a LAMMPS data file, an extxyz file, or a LAMMPS dump
-    (one frame; species by its element column, else type t is species t - 1)."""
+    (one frame; species by its element column, else type t is species t - 1). `units` (LAMMPS style):
+    those of the system, for files whose velocities are in another tool's units (ASE's momenta)."""
     path = Path(path)
     kind = file_format(path)
     if kind == "h5md":
@@ -52,7 +55,7 @@ def read_structure(path: str | Path, species_names: tuple[str, ...], frame: int 
         t = read_trajectory(path, frames=frame)
         s = Structure(t.positions, t.species.astype(np.int32), t.box, t.velocities, step=int(t.steps))
     elif kind == "extxyz":
-        s = read_extxyz(path, species_names, frame=frame)
+        s = read_extxyz(path, species_names, frame=frame, units=units)
     elif kind == "dump":
         s = _dump_frame(path, species_names, frame)
     else:
@@ -170,18 +173,52 @@ def _extxyz_frame(path: Path, lines: list[str], start: int) -> ExtxyzFrame:
                        momenta=block("momenta") if "momenta" in columns and not velocity else None)
 
 
-def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -1) -> Structure:
+def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -1, units: str | None = None
+                ) -> Structure:
     """One frame of an extended XYZ file with an orthorhombic Lattice, species and `pos`, and velocities
-    (`vel`) if present."""
+    (`vel`, or ASE's `momenta` converted to LAMMPS `units`) if present; atoms in the order of an `id`
+    column where there is one."""
     frames = read_extxyz_frames(path)
     if not -len(frames) <= frame < len(frames):
         raise DataFileError(f"{path}: frame {frame} does not exist; the file has {len(frames)} frames")
-    f = frames[frame]
+    f = sorted_by_id(frames[frame])
     unknown = sorted(set(f.labels.tolist()) - set(species_names))
     if unknown:
         raise DataFileError(f"{path}: unknown species {unknown}; this system has {list(species_names)}")
     species = np.array([species_names.index(s) for s in f.labels], dtype=np.int32)
-    return Structure(f.positions, species, f.box, f.velocities, step=f.step or 0)
+    velocities = f.velocities
+    if velocities is None and f.momenta is not None:
+        from ogn.units import ase_time_unit
+
+        if units not in ("metal", "real"):
+            raise DataFileError(f"{path}: ASE momenta have no meaning in {units} units (ASE works in A, eV, amu)")
+        velocities = ase_velocities(path, f) * ase_time_unit(units)
+    return Structure(f.positions, species, f.box, velocities, step=f.step or 0)
+
+
+def sorted_by_id(f: ExtxyzFrame) -> ExtxyzFrame:
+    """The frame with its atoms in the order of its `id` column (OVITO and LAMMPS exports list them in any
+    order), or as it is without one."""
+    if f.ids is None:
+        return f
+    order = np.argsort(f.ids, kind="stable")
+    return dataclasses.replace(f, **{name: getattr(f, name)[order] for name in
+                                     ("labels", "positions", "velocities", "masses", "ids", "momenta")
+                                     if getattr(f, name) is not None})
+
+
+def ase_velocities(path: Path, f: ExtxyzFrame, error: type[DataFileError] = DataFileError) -> np.ndarray:
+    """ASE's momenta over the masses (a `masses` column, else the elements' standard masses): velocities in
+    A per ASE time unit."""
+    from ase.data import atomic_masses, atomic_numbers
+
+    masses = f.masses
+    if masses is None:
+        unknown = sorted(set(f.labels.tolist()) - set(atomic_numbers))
+        if unknown:
+            raise error(f"{path}: momenta but no masses column, and {unknown} are not elements")
+        masses = np.array([atomic_masses[atomic_numbers[s]] for s in f.labels])
+    return f.momenta / masses[:, None]
 
 
 def extxyz_text(frames, species, species_names, box, steps=None, times=None, time_unit: str | None = None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ogn.io.lammps_dump import ObservedTrajectory, TrajectoryFileError, read_lammps_dump, unwrap_by_continuity
-from ogn.io.structures import file_format, read_extxyz_frames
+from ogn.io.structures import ase_velocities, file_format, read_extxyz_frames, sorted_by_id
 from ogn.periodic import box_sides
 
 
@@ -41,21 +41,14 @@ def read_extxyz_observed(path: str | Path) -> ObservedTrajectory:
     """Every frame of an extxyz file (`ogn.io.structures.read_extxyz_frames`), which must hold the same atoms
     in a fixed box; the MD step from `Step=` where every frame has one. Positions are unwrapped by
     continuity."""
-    frames = read_extxyz_frames(path)
-    for f in frames:  # OVITO and LAMMPS exports may list atoms in another order in every frame
-        if f.ids is not None:
-            order = np.argsort(f.ids, kind="stable")
-            for name in ("labels", "positions", "velocities", "masses", "ids", "momenta"):
-                if getattr(f, name) is not None:
-                    setattr(f, name, getattr(f, name)[order])
+    frames = [sorted_by_id(f) for f in read_extxyz_frames(path)]
     first = frames[0]
     velocity_unit = "file"
     for i, f in enumerate(frames):
         if f.ids is not None and not np.array_equal(f.ids, first.ids):
             raise TrajectoryFileError(f"{path}:{f.line}: frame {i} has other atom ids than frame 0")
         if f.velocities is None and f.momenta is not None:  # ASE writes momenta: velocities in ASE's units
-            masses = f.masses if f.masses is not None else _element_masses(path, f.labels)
-            f.velocities, velocity_unit = f.momenta / masses[:, None], "ase"
+            f.velocities, velocity_unit = ase_velocities(path, f, TrajectoryFileError), "ase"
         if f.velocities is None:
             raise TrajectoryFileError(f"{path}:{f.line}: frame {i} has no velocity column (vel, or ASE's momenta);"
                                       " ogn learns from positions and velocities")
@@ -69,15 +62,6 @@ def read_extxyz_observed(path: str | Path) -> ObservedTrajectory:
     positions = unwrap_by_continuity(np.stack([f.positions for f in frames]), first.box)
     return ObservedTrajectory(str(path), positions, np.stack([f.velocities for f in frames]), steps, first.box,
                               first.labels, None, first.masses, velocity_unit=velocity_unit)
-
-
-def _element_masses(path: Path, labels: np.ndarray) -> np.ndarray:
-    from ase.data import atomic_masses, atomic_numbers
-
-    unknown = sorted(set(labels.tolist()) - set(atomic_numbers))
-    if unknown:
-        raise TrajectoryFileError(f"{path}: momenta but no masses column, and {unknown} are not elements")
-    return np.array([atomic_masses[atomic_numbers[s]] for s in labels])
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def energy_figures(times, total_energy, kinetic_energy, n_atoms: int) -> tuple[f
 def load_init(system: System, path: str, frame: int = -1) -> tuple[System, Structure]:
     """The structure to start from, and the system re-shaped to its atom count and box."""
     check_file_system(path, system)
-    s = read_structure(path, system.species_names, frame=frame)
+    s = read_structure(path, system.species_names, frame=frame, units=system.units.name)
     if s.type_masses is not None:
         listed = s.type_masses[: system.n_species]
         known = np.isfinite(listed)
