@@ -16,6 +16,7 @@ import numpy as np
 
 from ogn.model.checkpoint import load_run
 from ogn.model.graph import dense_graph
+from ogn.periodic import box_sides
 from ogn.rollout import rollout
 from ogn.units import UNITS
 
@@ -24,7 +25,7 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 
 def start_state(info: dict, seed: int = 0):
     system = info["system"]
-    counts, box = system["counts"], float(system["box"])
+    counts, box = system["counts"], box_sides(system["box"])
     n = int(sum(counts))
     rng = np.random.default_rng(seed)
     side = int(np.ceil(n ** (1 / 3)))
@@ -49,10 +50,10 @@ def main(out: str, names: list[str]) -> None:
             continue
         model, info, _ = load_run(run)
         r, v, s = start_state(info)
-        graph = dense_graph(jnp.asarray(r, jnp.float32), float(info["system"]["box"]), float(info["cutoff"]),
+        graph = dense_graph(jnp.asarray(r, jnp.float32), box_sides(info["system"]["box"]), float(info["cutoff"]),
                             len(r) * (len(r) - 1))
         dr, dv = model.raw_prediction(jnp.asarray(v, jnp.float32), jnp.asarray(s), graph)
-        result = rollout(model, info, r, v, s, float(info["system"]["box"]), 10 * int(info["k"]), log=lambda m: None)
+        result = rollout(model, info, r, v, s, box_sides(info["system"]["box"]), 10 * int(info["k"]), log=lambda m: None)
         for key, value in {"positions": r, "velocities": v, "species": s, "dr": dr, "dv": dv,
                            "rollout_positions": result.positions[-1], "rollout_velocities": result.velocities[-1]}.items():
             arrays[f"{run.name}/{key}"] = np.asarray(value)

@@ -12,6 +12,7 @@ import pytest
 
 from ogn.model.checkpoint import load_run, read_checkpoint, save_checkpoint
 from ogn.model.graph import dense_graph
+from ogn.periodic import box_sides
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p for p in (ROOT / "models").iterdir() if (p / "checkpoint.npz").is_file())
@@ -29,7 +30,7 @@ def test_shipped_model_gives_its_reference_prediction(run):
     with np.load(ROOT / "tests/data/shipped_reference.npz") as ref:
         r, v, s = (ref[f"{run.name}/{key}"] for key in ("positions", "velocities", "species"))
         dr_ref, dv_ref = ref[f"{run.name}/dr"], ref[f"{run.name}/dv"]
-    graph = dense_graph(jnp.asarray(r, jnp.float32), float(info["system"]["box"]), float(info["cutoff"]),
+    graph = dense_graph(jnp.asarray(r, jnp.float32), box_sides(info["system"]["box"]), float(info["cutoff"]),
                         len(r) * (len(r) - 1))
     dr, dv = model.raw_prediction(jnp.asarray(v, jnp.float32), jnp.asarray(s), graph)
     # float32 network outputs of order 1; other CPUs sum in another order (rounding ~1e-6)
