@@ -28,11 +28,13 @@ lines = [
     "",
     "## Evaluation (`ogn evaluate`, [report](evaluation/report.md))",
     f"- {m['starts']} starts on independent test trajectories; RMSE = {m['rmse_definition']}",
-    f"- cage length {m['cage_length']:.3g}, velocity scale {m['velocity_scale']:.3g}",
+    (f"- cage length {m['cage_length']:.3g} {m['units']['length']}, velocity scale sqrt(kB T / m)"
+     f" {m['velocity_scale']:.3g} {m['units']['velocity']}"),
     "",
     f"**Verdict.** {m['verdict']['sentence']}",
     "",
-    f"| after {m['horizon_md_steps']} MD steps (mean ± spread over starts) | position RMSE | velocity RMSE |",
+    (f"| after {m['horizon_md_steps']} MD steps (mean ± spread over starts) | position RMSE ({m['units']['length']})"
+     f" | velocity RMSE ({m['units']['velocity']}) |"),
     "|---|---|---|",
 ]
 
