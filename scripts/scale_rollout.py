@@ -1,7 +1,7 @@
 """Scale of `ogn rollout` (issue 11): a shipped model's start tiled R x R x R times, rolled out as a user
 would, with wall time and peak memory per atom. Run from the repository root:
 
-    .venv/bin/python scripts/scale_rollout.py cuzr-fast-k10 START.h5 R [R ...]
+    .venv/bin/python scripts/scale_rollout.py cuzr-fast-k20 START.h5 R [R ...]
 
 START.h5: an H5MD state of the model's system (e.g. `ogn md cuzr --steps 20 --out START.h5`). For each R it
 writes a LAMMPS data file of R^3 copies, runs `/usr/bin/time -v ogn rollout MODEL --init DATA --steps S

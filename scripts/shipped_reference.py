@@ -44,7 +44,9 @@ def main(out: str, names: list[str]) -> None:
     arrays = {}
     if names and Path(out).is_file():
         with np.load(out) as old:
-            arrays = {key: old[key] for key in old.files if key.split("/")[0] not in names}
+            # kept: the models not being rewritten and still shipped
+            arrays = {key: old[key] for key in old.files
+                      if key.split("/")[0] not in names and (MODELS / key.split("/")[0]).is_dir()}
     for run in sorted(MODELS.iterdir()):
         if names and run.name not in names:
             continue

@@ -3,7 +3,7 @@ node update's edge sums as one scatter (the default) or two, and the cell list's
 5 timed 100-MD-step runs after compilation (`ogn.bench.time_ogn`); the scatter pair is timed twice, in
 alternation, to show the run-to-run noise.
 
-    .venv/bin/python scripts/trained_speed_variants.py [RUN_DIR] [N]   # default models/cuzr-fast-k10 10000
+    .venv/bin/python scripts/trained_speed_variants.py [RUN_DIR] [N]   # default models/cuzr-fast-k20 10000
 """
 
 import json
@@ -19,7 +19,7 @@ from ogn.model import network
 from ogn.systems import system_from_description
 
 set_precision("float32")
-run = Path(sys.argv[1] if len(sys.argv) > 1 else "models/cuzr-fast-k10")
+run = Path(sys.argv[1] if len(sys.argv) > 1 else "models/cuzr-fast-k20")
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
 info = json.loads((run / "run.json").read_text())
 base = system_from_description(info["system"])

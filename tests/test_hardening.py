@@ -173,10 +173,10 @@ def test_shipped_models_and_configs_are_found_outside_a_checkout(tmp_path, monke
 
     monkeypatch.chdir(tmp_path)
     assert resolve_run("lj-fast-k5").is_relative_to(ROOT / "src" / "ogn" / "models")
-    _, info, _ = load_run("cuzr-fast-k10")
+    _, info, _ = load_run("cuzr-fast-k20")
     assert info["system"]["name"] == "cuzr"
     assert (CONFIGS / "lj-fast-cpu.yaml").is_file() and CONFIGS.is_relative_to(ROOT / "src" / "ogn")
-    with pytest.raises(FileNotFoundError, match="no such run directory; shipped models: cuzr-fast-k10"):
+    with pytest.raises(FileNotFoundError, match="no such run directory; shipped models: cuzr-fast-k20"):
         load_run("no-such-model")
 
 

@@ -67,14 +67,14 @@ def test_ase_dynamics_gives_the_rollout_positions(lammps_snapshot, tmp_path):
     snap = lammps_snapshot("cuzr")
     atoms = _cuzr_atoms(snap)
     atoms.set_velocities(snap.velocities / ASE_TIME_UNIT["metal"])  # A/ps -> A per ASE time
-    dyn = OGNDynamics(atoms, "cuzr-fast-k10", trajectory=str(tmp_path / "ogn.traj"))
-    assert dyn.dt == pytest.approx(10 * 0.001 * 1000 * units.fs)
+    dyn = OGNDynamics(atoms, "cuzr-fast-k20", trajectory=str(tmp_path / "ogn.traj"))
+    assert dyn.dt == pytest.approx(20 * 0.001 * 1000 * units.fs)
     seen = []
     dyn.attach(lambda: seen.append(dyn.nsteps), interval=5)
     dyn.run(10)
     assert seen == [0, 5, 10]
-    model, info, _ = load_run("cuzr-fast-k10")
-    reference = rollout(model, info, snap.positions, snap.velocities, snap.species, snap.box, 100, log=lambda s: None)
+    model, info, _ = load_run("cuzr-fast-k20")
+    reference = rollout(model, info, snap.positions, snap.velocities, snap.species, snap.box, 200, log=lambda s: None)
     # float32 arithmetic either way; the unit conversion's rounding grows to ~1e-5 A over 10 predictions
     np.testing.assert_allclose(atoms.get_positions(), reference.positions[-1], atol=1e-4)
     np.testing.assert_allclose(atoms.get_velocities() * ASE_TIME_UNIT["metal"], reference.velocities[-1], atol=1e-3)
@@ -91,7 +91,7 @@ def test_ase_dynamics_thermostat_and_refusals(lammps_snapshot):
     def final(seed):
         atoms = _cuzr_atoms(snap)
         atoms.set_velocities(snap.velocities / ASE_TIME_UNIT["metal"])
-        OGNDynamics(atoms, "cuzr-fast-k10", thermostat="langevin", temperature_K=1200, seed=seed).run(3)
+        OGNDynamics(atoms, "cuzr-fast-k20", thermostat="langevin", temperature_K=1200, seed=seed).run(3)
         return atoms.get_positions()
 
     np.testing.assert_array_equal(final(1), final(1))
@@ -101,6 +101,6 @@ def test_ase_dynamics_thermostat_and_refusals(lammps_snapshot):
         OGNDynamics(atoms, "lj-fast-k5")
     atoms.set_masses(np.ones(len(atoms)))
     with pytest.raises(ValueError, match="masses differ"):
-        OGNDynamics(atoms, "cuzr-fast-k10")
+        OGNDynamics(atoms, "cuzr-fast-k20")
     with pytest.raises(ValueError, match="knows the species"):
-        OGNDynamics(Atoms("Al2", positions=[[0, 0, 0], [2, 2, 2]], cell=[17, 17, 17], pbc=True), "cuzr-fast-k10")
+        OGNDynamics(Atoms("Al2", positions=[[0, 0, 0], [2, 2, 2]], cell=[17, 17, 17], pbc=True), "cuzr-fast-k20")

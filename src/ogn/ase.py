@@ -1,4 +1,4 @@
-"""The learned simulator as an ASE dynamics: `OGNDynamics(atoms, "models/cuzr-fast-k10")`.
+"""The learned simulator as an ASE dynamics: `OGNDynamics(atoms, "models/cuzr-fast-k20")`.
 
 Each `step()` is one prediction of the model, k MD steps: `dyn.dt` is k dt in ASE time units, and
 `dyn.attach(...)`, `dyn.run(n)` and ASE trajectory writers work as with `VelocityVerlet`. No calculator is
