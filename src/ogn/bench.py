@@ -335,12 +335,12 @@ FAST_K = {"lj": 5, "lj-ka": 5, "silica": 10, "silicon": 10, "cuzr": 10}
 
 
 def shipped_runs(presets, models_dir: str | Path | None = None) -> dict[str, Path]:
-    """The shipped Fast-OGN of each preset that has one: models/PRESET-fast-kK."""
+    """The shipped Fast-OGN of each preset that has one: models/PRESET-fast-kK, whatever its k."""
     from ogn.model.checkpoint import SHIPPED_MODELS
 
     models_dir = SHIPPED_MODELS if models_dir is None else Path(models_dir)
-    found = {p: models_dir / f"{p}-fast-k{FAST_K[p]}" for p in presets if p in FAST_K}
-    return {p: d for p, d in found.items() if (d / "run.json").is_file()}
+    found = {p: sorted(d for d in models_dir.glob(f"{p}-fast-k*") if (d / "run.json").is_file()) for p in presets}
+    return {p: dirs[0] for p, dirs in found.items() if dirs}
 
 
 def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md", figures_dir=".", log=print,
