@@ -24,19 +24,20 @@ def row(run: Path, evaluation: Path) -> str:
     energy = f"{checks['energy']:.3g}" if "energy" in checks else "n/a"
     momentum = long.get("ogn_momentum_change")
     momentum = "blew up" if momentum is None else f"{momentum / m['thermal_momentum']:.1e}"
+    decay = int(config["train"]["lr_decay_steps"])
     if ogn["position"] is None:
-        return f"| {run.name} | {m['k']} | {model['targets']} | {info['step']} | blew up | | | | | |"
-    return (f"| {run.name} | {m['k']} | {model['targets']} | {info['step']} | {info['wall_time_s'] / 60:.0f} min"
+        return f"| {run.name} | {m['k']} | {model['targets']} | {info['step']} | {decay} | blew up | | | | | |"
+    return (f"| {run.name} | {m['k']} | {model['targets']} | {info['step']} | {decay} | {info['wall_time_s'] / 60:.0f} min"
             f" | {ogn['position']:.4g} ± {spread['ogn']['position']:.2g} {unit['length']} (trivial {trivial:.3g})"
             f" | **{checks['position']:.3g}** | {ogn['velocity']:.4g} ± {spread['ogn']['velocity']:.2g}"
             f" | **{checks['velocity']:.3g}** | **{energy}** | {momentum} |")
 
 
 def main(args: list[str]) -> None:
-    print("| run | k | targets | steps | training | position RMSE after the horizon | / better trivial (target"
+    print("| run | k | targets | steps | LR 10x per (steps) | training | position RMSE after the horizon | / better trivial (target"
           " <= 0.1) | velocity RMSE | / sqrt(kB T / m) (target <= 0.2) | abs. energy change over the long rollout,"
           " kB T per atom (target <= 0.1) | largest momentum change / sqrt(N m kB T) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for arg in args:
         run, _, evaluation = arg.partition("=")
         print(row(Path(run), Path(evaluation) if evaluation else Path(run) / "evaluation"))

@@ -14,14 +14,17 @@ from ogn.units import LJ
 
 @pytest.mark.parametrize("name", ["langevin", "csvr"])
 def test_thermostat_holds_the_mean_temperature_on_a_shipped_model(name, lammps_snapshot):
-    """lj-fast-k5 from a T = 3 liquid, thermostatted to T = 2.5 for 1000 MD steps (200 predictions)."""
+    """lj-fast-k5 from a T = 3 liquid, thermostatted to T = 2.5 for 1000 MD steps (200 predictions). The
+    learned map itself drifts in temperature (the model shipped on 2026-11-27 heats); the mean T sits off
+    the target by that drift times the damping time, so the damping is short (0.1 tau = 4 predictions):
+    measured 2.512 (Langevin) and 2.546 (CSVR); at 0.25 tau 2.520 and 2.586."""
     model, info, _ = load_run("lj-fast-k5")
     snap = lammps_snapshot("lj")
     masses = np.ones(len(snap.species))
     target, step_time = 2.5, 5 * 0.005
 
     def run(seed):
-        half_step = make_thermostat(name, target, 0.25, step_time, masses, LJ)
+        half_step = make_thermostat(name, target, 0.1, step_time, masses, LJ)
         return rollout(model, info, snap.positions, snap.velocities, snap.species, snap.box, 1000,
                        log=lambda s: None, thermostat=half_step, seed=seed)
 
