@@ -200,6 +200,8 @@ def rollout(
     with what is kept, not with the rollout's length), or given to `on_frames(steps, positions, velocities)`
     chunk by chunk and not kept at all; the final state and each species' m v^2 after every prediction are
     kept always."""
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
     k, n_predictions = check_request(model, info, species, box, n_steps)
     cutoff = float(info["cutoff"])
     species = np.asarray(species)
@@ -211,8 +213,6 @@ def rollout(
     r, v, key = jnp.asarray(positions, jnp.float32), jnp.asarray(velocities, jnp.float32), jax.random.key(seed)
     # the start's, in float64 once: chunks must not each re-round it from float32 velocities
     centre = jnp.asarray(np.einsum("n,nk->k", masses, np.asarray(velocities, np.float64)) / masses.sum(), jnp.float32)
-    if every < 1:
-        raise ValueError(f"every must be >= 1, got {every}")
     rs, vs, mv2 = [], [], []
     # with on_frames, the kept predictions go there chunk by chunk (a file) and are not held in memory
     keep = on_frames or (lambda steps, r, v: (rs.append(r), vs.append(v)))

@@ -19,6 +19,7 @@ from ogn.evaluate import metrics
 from ogn.io.files import atomic_write_text
 from ogn.md.run import GLASS_TEMPERATURE
 from ogn.md.simulate import SimulationError, frame_energies, init_state, make_force_field, run_nve, set_precision
+from ogn.periodic import minimum_image
 from ogn.rollout import RolloutError, rollout
 from ogn.systems import System, check_same_system, system_from_description
 
@@ -253,15 +254,18 @@ def _figures(out_dir, system, k, steps, errors, first, energy_curves, long_times
             line, = ax.plot(steps, first["true_r"][:, a, 0], label=f"atom {a} MD")
             ax.plot(steps, ogn[0][:, a, 0], "o", ms=3, color=line.get_color(), label=f"atom {a} OGN")
         ax.set_xlabel("MD steps")
-        ax.set_ylabel(f"x ({unit}, unwrapped)")
+        ax.set_ylabel(f"x ({unit})")
         ax.legend(fontsize=7)
         save(fig, "trajectories.png", "x coordinate of three atoms from the first start: MD at dt (lines) and"
              f" the learned simulator (dots, one per prediction of {k} MD steps). Paper Fig. 2B.")
 
         fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-        r0 = first["r0"]
+
+        def displacement(r):  # by minimum image, as the RMSE: a dataset may store wrapped positions
+            return minimum_image(r - first["r0"], system.sides)
+
         for ax, true, pred, label in (
-                (axes[0], first["true_r"][-1] - r0, ogn[0][-1] - r0, f"displacement ({unit})"),
+                (axes[0], displacement(first["true_r"][-1]), displacement(ogn[0][-1]), f"displacement ({unit})"),
                 (axes[1], first["true_v"][-1], ogn[1][-1], f"velocity ({vunit})")):
             ax.hexbin(true.ravel(), pred.ravel(), gridsize=60, bins="log", mincnt=1)
             lo, hi = true.min(), true.max()
