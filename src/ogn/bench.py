@@ -9,6 +9,7 @@ BENCHMARKS.md, with the machine, the command and the date.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import re
@@ -331,6 +332,7 @@ def time_ogn_command(run: str | Path, system, structure: Structure, md_steps: in
     return per_md_steps, wall[2 * md_steps] - 2 * per_md_steps
 
 
+# the untrained Fast-OGN's k per preset (the paper's Fast-OGN strides); a trained run brings its own
 FAST_K = {"lj": 5, "lj-ka": 5, "silica": 10, "silicon": 10, "cuzr": 10}
 
 
@@ -373,6 +375,7 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
                 row["run"], edges, _ = time_ogn(system, structure, k, md_steps, run=runs[preset],
                                                 network_dtype=network_dtype)
                 row["run_edges_per_atom"] = edges / system.n_atoms
+                row["run_k"] = int(json.loads((Path(runs[preset]) / "run.json").read_text())["k"])
                 row["command"], row["startup"] = time_ogn_command(runs[preset], system, structure, md_steps)
             log(" ".join(f"{a}={b:.4g}" if isinstance(b, float) else f"{a}={b}" for a, b in row.items()))
             rows.append(row)
@@ -410,15 +413,15 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
          " cache warm; every prediction written (float32)"),
         "",
         (f"| preset | atoms | k | jax MD (s) | LAMMPS 1 thread (s) | LAMMPS {threads} threads (s) | Fast-OGN (s)"
-         f" | OGN / LAMMPS {threads} thr | OGN / jax MD | edges/atom | OGN GFLOP/s | trained run (s)"
+         f" | OGN / LAMMPS {threads} thr | OGN / jax MD | edges/atom | OGN GFLOP/s | run k | trained run (s)"
          f" | run / LAMMPS {threads} thr | run / jax MD | run edges/atom | `ogn rollout` (s)"
          f" | `ogn rollout` / LAMMPS {threads} thr | start-up (s) |"),
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        run = (f" {r['run']:.4g} | {r['run'] / r['lammps_n']:.2f} | {r['run'] / r['jax_md']:.2f} |"
+        run = (f" {r['run_k']} | {r['run']:.4g} | {r['run'] / r['lammps_n']:.2f} | {r['run'] / r['jax_md']:.2f} |"
                f" {r['run_edges_per_atom']:.0f} | {r['command']:.4g} | {r['command'] / r['lammps_n']:.2f} |"
-               f" {r['startup']:.3g} |") if "run" in r else " - | - | - | - | - | - | - |"
+               f" {r['startup']:.3g} |") if "run" in r else " - | - | - | - | - | - | - | - |"
         lines.append(f"| {r['preset']} | {r['n_atoms']} | {r['k']} | {r['jax_md']:.4g} | {r['lammps_1']:.4g} |"
                      f" {r['lammps_n']:.4g} | {r['ogn']:.4g} | {r['ogn'] / r['lammps_n']:.2f} |"
                      f" {r['ogn'] / r['jax_md']:.2f} | {r['edges_per_atom']:.0f} | {r['ogn_gflops']:.0f} |" + run)

@@ -258,7 +258,9 @@ def write_lammps_data(
     n_types = len(masses)
     wrapped = np.mod(s.positions, s.box)
     wrapped = np.where(wrapped >= s.box, 0.0, wrapped)  # mod can round up to exactly box
-    images = np.rint((s.positions - wrapped) / s.box).astype(int)
+    crossings = np.rint((s.positions - wrapped) / s.box)
+    # a non-finite coordinate is written as it is (the readers refuse it, naming the line), image 0
+    images = np.where(np.isfinite(crossings), crossings, 0).astype(int)
     out = [f"# {comment}", "", f"{s.n_atoms} atoms", f"{n_types} atom types", ""]
     out += [f"0.0 {float(side)!r} {a}lo {a}hi" for a, side in zip("xyz", s.box)]
     out += ["", "Masses", ""] + [f"{t + 1} {m!r}" for t, m in enumerate(masses)]
