@@ -4,7 +4,7 @@ k dt (velocity Verlet with the same stride) and the trivial baselines. Reads `og
     python scripts/accuracy_vs_k.py OUT.png EVALUATION_DIR ...
 
 Each report gives one point: its system (the dataset's directory name, so the LJ liquid and glass are
-apart), its k, and issue 9's ratios after the horizon: position RMSE / the better of standing still and
+apart) and training budget (one line per system and budget), its k, and issue 9's ratios after the horizon: position RMSE / the better of standing still and
 constant velocity, velocity RMSE / sqrt(kB T / m). Prints a markdown table of the same numbers.
 """
 
@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -29,7 +30,7 @@ def point(evaluation: Path) -> dict:
         return None if value is None else value / scale
 
     return {
-        "system": Path(m["data"]).name, "k": k, "run": Path(m["run"]).name, "horizon": m["horizon_md_steps"],
+        "system": f"{Path(m['data']).name}, {m['training_step']} steps", "k": k, "run": Path(m["run"]).name, "horizon": m["horizon_md_steps"],
         "position": ratio(final["ogn"]["position"], trivial), "velocity": ratio(final["ogn"]["velocity"], m["velocity_scale"]),
         "md_position": ratio(md.get("position"), trivial), "md_velocity": ratio(md.get("velocity"), m["velocity_scale"]),
     }
@@ -45,7 +46,7 @@ def main(out: str, evaluations: list[str]) -> None:
     for p in sorted(points, key=lambda p: (p["system"], p["k"])):
         by_system[p["system"]].append(p)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 6), constrained_layout=True)
     for (system, ps), colour in zip(by_system.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         ks = [p["k"] for p in ps]
         for ax, key in zip(axes, ("position", "velocity")):
@@ -59,8 +60,11 @@ def main(out: str, evaluations: list[str]) -> None:
         ax.set(xscale="log", yscale="log", xlabel="stride k (MD steps per prediction)",
                ylabel=f"{key} RMSE after the horizon / {scale}")
         ax.set_xticks(sorted({p["k"] for p in points}), [str(k) for k in sorted({p["k"] for p in points})])
-    axes[1].legend(fontsize=7)
-    fig.suptitle("Accuracy against the stride (our Fig. 5C); one trained model per point, one seed")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=7)
+    fig.suptitle("Accuracy against the stride (our Fig. 5C); one trained model per point, one seed;"
+                 " MD at k dt is missing where it blew up")
     fig.savefig(out, dpi=120)
 
     print("| system | k | run | horizon (MD steps) | position / better trivial | MD at k dt | velocity / sqrt(kB T/m) | MD at k dt |")

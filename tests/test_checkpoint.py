@@ -21,7 +21,7 @@ SHIPPED = sorted(p for p in (ROOT / "models").iterdir() if (p / "checkpoint.npz"
 def test_every_model_is_shipped_with_a_reference():
     with np.load(ROOT / "tests/data/shipped_reference.npz") as ref:
         names = {key.split("/")[0] for key in ref.files}
-    assert names == {p.name for p in SHIPPED} and len(SHIPPED) == 5
+    assert names == {p.name for p in SHIPPED} and len(SHIPPED) == 6
 
 
 @pytest.mark.parametrize("run", SHIPPED, ids=lambda p: p.name)

@@ -78,13 +78,13 @@ def test_rollout_grows_the_graph_and_stops_on_nan(trained, monkeypatch):
     r, v, s, box = frames.positions[0, 0], frames.velocities[0, 0], frames.species, frames.box
     reference = rollout(model, info, r, v, s, box, 10)
     calls = []
-    real = ro.with_margin
+    real = ro.rollout_capacity
 
-    def tiny_first(n_edges, margin):
+    def tiny_first(n_edges):
         calls.append(n_edges)
-        return 100 if len(calls) == 1 else real(n_edges, margin)
+        return 100 if len(calls) == 1 else real(n_edges)
 
-    monkeypatch.setattr(ro, "with_margin", tiny_first)
+    monkeypatch.setattr(ro, "rollout_capacity", tiny_first)
     messages = []
     grown = rollout(model, info, r, v, s, box, 10, log=messages.append)
     assert any("redoing the rollout" in m for m in messages)
@@ -95,7 +95,7 @@ def test_rollout_grows_the_graph_and_stops_on_nan(trained, monkeypatch):
     broken = nnx.clone(model)  # the fixture's model is shared
     broken.target_normalizer.m2[...] = jnp.full(6, jnp.inf)
     broken.target_normalizer.count[...] = jnp.asarray(1.0)
-    monkeypatch.setattr(ro, "with_margin", real)
+    monkeypatch.setattr(ro, "rollout_capacity", real)
     with pytest.raises(RolloutError, match="non-finite positions or velocities at prediction 1"):
         rollout(broken, info, r, v, s, box, 10)
 

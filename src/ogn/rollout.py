@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ogn.model.graph import dense_graph, neighbor_list_graph, with_margin
+from ogn.model.graph import dense_graph, neighbor_list_graph
 from ogn.model.network import OGN, with_network_dtype
 from ogn.periodic import box_sides, box_text
 from ogn.progress import NoProgress
@@ -43,7 +43,6 @@ class Rollout:
 
 NETWORK_DTYPES = ("float32", "bfloat16")
 DENSE_MAX_ATOMS = 2000  # above this, graphs come from jax-md cell lists (no O(N^2) step)
-ROLLOUT_EDGE_MARGIN = 1.1  # edge slots per edge of the first graph
 CHUNK_ATOM_PREDICTIONS = 500_000  # a rollout's compiled chunk: between chunks, progress and finiteness checks
 
 
@@ -103,6 +102,15 @@ def sparse_neighbor_fn(box, cutoff: float, skin: float, capacity_multiplier: flo
                                    capacity_multiplier=capacity_multiplier, format=partition.NeighborListFormat.Sparse)
 
 
+def rollout_capacity(n_edges: int) -> int:
+    """Edge slots for a rollout's graphs of ~`n_edges` edges. A padding slot costs the network as much as an
+    edge, so the margin is waste; it is room for the count to grow by 2 % or by 8 times the square root of
+    the count (a Poisson count's standard deviation: large for small graphs), whichever is more. A graph that
+    outgrows it redoes its chunk with more room, never dropping an edge. (At ~3e5 edges, 10 000 atoms, this
+    is 2 % where a fixed 10 % cost ~8 % of the rollout: BENCHMARKS.md.)"""
+    return int(np.ceil(n_edges + max(0.02 * n_edges, 8.0 * np.sqrt(n_edges)))) + 1
+
+
 class CompiledRollout:
     """`n_predictions` predictions of `model` from any state of these atoms, compiled once and reusable
     (`ogn rollout`, `ogn bench rollout`); a call may ask for another count (compiled once more). A run whose
@@ -157,7 +165,7 @@ class CompiledRollout:
         if self.neighbor_fn is not None and self.neighbor is None:
             self.neighbor = self.neighbor_fn.allocate(jnp.mod(positions, self.box))
         if self.edge_capacity is None:
-            self._compile(with_margin(self.edges_now(positions), ROLLOUT_EDGE_MARGIN))
+            self._compile(rollout_capacity(self.edges_now(positions)))
         while True:
             rs, vs, most, overflow, neighbor = self._fn(n_predictions)(positions, velocities, self.species,
                                                                        self.masses, self.neighbor, key,
@@ -169,7 +177,7 @@ class CompiledRollout:
             elif int(most) > self.edge_capacity:
                 self.log(f"the graph grew to {int(most)} edges, beyond its capacity {self.edge_capacity}:"
                          " redoing the rollout")
-                self._compile(with_margin(int(most), ROLLOUT_EDGE_MARGIN))
+                self._compile(rollout_capacity(int(most)))
             else:
                 self.neighbor = neighbor
                 return rs, vs
