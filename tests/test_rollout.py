@@ -380,3 +380,20 @@ def test_energy_correction_keeps_the_total_energy_and_the_momentum(small_run, lj
     assert np.abs(total - (pe0[0] + ke0[0])).max() < 1e-4 * ke0[0]
     momentum = np.einsum("fnk->fk", t.velocities)  # LJ masses are 1
     assert np.abs(momentum - p0[0]).max() < 1e-4 * np.sqrt(len(t.species) * 3.0)
+
+
+def test_rollout_command_passes_its_skin_to_the_cell_list(small_run, lj_dataset, tmp_path, monkeypatch):
+    import ogn.rollout as ro
+    from ogn.cli import main
+
+    init = lj_dataset / "test" / "traj-000.h5"
+    out = tmp_path / "r.h5"
+    with pytest.raises(ValueError, match="--skin must be > 0"):
+        ro.rollout_to_file(small_run, init, out, 20, skin=0.0)
+    assert not out.exists()
+    skins = []
+    real = ro.sparse_neighbor_fn
+    monkeypatch.setattr(ro, "DENSE_MAX_ATOMS", 0)  # the cell list, as above 2000 atoms
+    monkeypatch.setattr(ro, "sparse_neighbor_fn", lambda box, cutoff, skin: skins.append(skin) or real(box, cutoff, skin))
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out), "--skin", "0.4"]) == 0
+    assert skins == [0.4]

@@ -305,12 +305,13 @@ def time_ogn(system, structure: Structure, k: int, md_steps: int, config=None, r
     return float(np.median(times)), n_edges, network_multiply_adds(config, system.n_species, structure.n_atoms, n_edges)
 
 
-def time_ogn_command(run: str | Path, system, structure: Structure, md_steps: int) -> tuple[float, float]:
+def time_ogn_command(run: str | Path, system, structure: Structure, md_steps: int,
+                     options: tuple[str, ...] = ()) -> tuple[float, float]:
     """What a user waits for: `ogn rollout RUN --init DATA --steps S --out FILE.h5` as a whole command (its own
     process: imports, checks, compilation, the rollout, writing every frame), run for S = 2 md_steps and
     4 md_steps MD steps, each twice (the second finds the persistent compilation cache warm). Returns
     (steady seconds per `md_steps` MD steps = (t(4 md_steps) - t(2 md_steps)) / 2, start-up seconds =
-    t(2 md_steps) minus its steady part), from the second runs."""
+    t(2 md_steps) minus its steady part), from the second runs. `options`: more `ogn rollout` options."""
     import subprocess
 
     from ogn.io.lammps_data import write_lammps_data
@@ -321,7 +322,7 @@ def time_ogn_command(run: str | Path, system, structure: Structure, md_steps: in
         wall = {}
         for steps in (2 * md_steps, 4 * md_steps):
             command = [sys.executable, "-m", "ogn.cli", "rollout", str(run), "--init", str(data), "--steps", str(steps),
-                       "--out", str(Path(tmp) / "rollout.h5")]
+                       "--out", str(Path(tmp) / "rollout.h5"), *options]
             for _ in range(2):
                 t0 = time.perf_counter()
                 done = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -298,7 +298,7 @@ def rescale_to_kinetic(velocities: np.ndarray, masses: np.ndarray, target: float
 
 def energy_corrected_rollout(model: OGN, info: dict, system, positions, velocities, species, n_steps: int,
                              log: Callable[[str], None] = print, network_dtype: str = "float32",
-                             every: int = 1, on_frames: Callable | None = None) -> Rollout:
+                             every: int = 1, on_frames: Callable | None = None, skin: float | None = None) -> Rollout:
     """`rollout`, with the velocities rescaled after every prediction so that the total energy under the
     system's true potential stays that of the start (FlashMD's correction; opt-in: it needs a potential
     `ogn` knows and costs one energy evaluation per prediction). Momentum stays conserved. Keeps every
@@ -313,7 +313,7 @@ def energy_corrected_rollout(model: OGN, info: dict, system, positions, velociti
     mvv2e = system.units.mvv2e
     ff = make_force_field(system, species)
     simulate = CompiledRollout(model, box, float(info["cutoff"]), species, masses, k * float(info["dt"]), 1,
-                               log=log, network_dtype=network_dtype)
+                               skin=skin, log=log, network_dtype=network_dtype)
 
     @jax.jit
     def potential(r, neighbor):
@@ -477,14 +477,16 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
                     energies: bool = False, every: int = 1, network_dtype: str = "float32",
                     energy_correction: bool = False, thermostat: str | None = None, temperature: float | None = None,
                     damping: float | None = None, seed: int = 0, store_precision: str = "float32",
-                    log: Callable[[str], None] = print, progress_factory=None) -> tuple[PhysicsSummary, list[str]]:
+                    skin: float | None = None, log: Callable[[str], None] = print,
+                    progress_factory=None) -> tuple[PhysicsSummary, list[str]]:
     """`ogn rollout`: load a trained run and a start, check both, roll out, write the start and every
     `every`-th prediction to `out` (H5MD, or extxyz by its extension), steps counted on from the start's.
 
     Returns the physics summary and the warnings issued before the run. Potential energies are evaluated
     (true potential) on the written frames only with `energies`. `thermostat` ("langevin" or "csvr") at
     `temperature` with time constant `damping` (default 100 MD steps) makes the rollout NVT, reproducibly
-    from `seed`. Positions and velocities are stored in `store_precision` (float32: as computed).
+    from `seed`. Positions and velocities are stored in `store_precision` (float32: as computed). `skin`:
+    the cell list's (default 0.1 x the graph cutoff), a speed setting only: no pair is ever dropped.
     `out` is checked before any work.
     """
     if every < 1:
@@ -495,6 +497,8 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
         raise ValueError("--thermostat needs --temperature, and excludes --energy-correction (which keeps NVE energy)")
     if thermostat is None and (temperature is not None or damping is not None):
         raise ValueError("--temperature and --damping set a thermostat: give --thermostat langevin or csvr too")
+    if skin is not None and not skin > 0:
+        raise ValueError(f"--skin must be > 0 (a length in the system's unit), got {skin}")
     if energies and ROLLOUT_FORMATS[Path(out).suffix.lower()] == "extxyz":
         raise ValueError(f"{out}: extxyz output has no place for --energies; write .h5 (H5MD) for them")
     from ogn.io.files import check_writable
@@ -535,11 +539,11 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
             log("energy correction: velocities rescaled after every prediction to keep the start's total energy")
             result = energy_corrected_rollout(model, info, system, start.positions, start.velocities, start.species,
                                               n_steps, log=log, network_dtype=network_dtype, every=every,
-                                              on_frames=write)
+                                              on_frames=write, skin=skin)
         else:
             result = rollout(model, info, start.positions, start.velocities, start.species, system.box, n_steps,
                              log=log, network_dtype=network_dtype, thermostat=half_step, seed=seed,
-                             progress_factory=progress_factory, every=every, on_frames=write)
+                             progress_factory=progress_factory, every=every, on_frames=write, skin=skin)
     # the true energy needs the potential the learned simulator replaces: only when asked for
     summary = physics_summary(info, start.species, (start.positions, start.velocities),
                               (result.final_positions, result.final_velocities), units,
