@@ -3,7 +3,8 @@ now"): the jax-md neighbor-list update alone, the update plus packing the graph,
 graph. Each is a compiled scan of 5 predictions (positions advanced by v k dt, so the list rebuilds when an
 atom has moved half the skin, as in a rollout), median of 5 calls, in ms per prediction.
 
-    .venv/bin/python scripts/prediction_parts.py RUN_DIR [N]   # e.g. models/cuzr-fast-k20 10000
+    .venv/bin/python scripts/prediction_parts.py RUN_DIR [N] [SKIN]   # e.g. models/cuzr-fast-k20 10000
+    SKIN: the cell list's, in the system's length unit (default: the rollout's, `rollout.default_skin`)
 """
 
 import sys
@@ -19,7 +20,7 @@ from ogn.bench import prepare_liquid
 from ogn.md.simulate import set_precision
 from ogn.model.checkpoint import load_run
 from ogn.model.graph import neighbor_list_graph
-from ogn.rollout import rollout_capacity, sparse_neighbor_fn
+from ogn.rollout import default_skin, rollout_capacity, sparse_neighbor_fn
 from ogn.systems import system_from_description
 
 PREDICTIONS = 5
@@ -46,7 +47,8 @@ def main(run: Path, n: int) -> None:
     v = jnp.asarray(structure.velocities, jnp.float32)
     species = jnp.asarray(structure.species)
     masses = jnp.asarray(system.atom_masses(structure.species), jnp.float32)
-    neighbor_fn = sparse_neighbor_fn(system.sides, cutoff, 0.1 * cutoff)  # the rollout's list and skin
+    skin = float(sys.argv[3]) if len(sys.argv) > 3 else default_skin(cutoff, structure.velocities, k * system.dt)
+    neighbor_fn = sparse_neighbor_fn(system.sides, cutoff, skin)  # the rollout's list
     neighbor = neighbor_fn.allocate(jnp.mod(r, box))
     edges = int(neighbor_list_graph(jnp.mod(r, box), box, cutoff, neighbor.idx, 1).n_edges)
     capacity = rollout_capacity(edges)
@@ -78,7 +80,7 @@ def main(run: Path, n: int) -> None:
             return v + 1e-6 * dv, dr[0, 0]  # a tiny change, so that no prediction can be skipped
         return jax.lax.scan(body, v, jnp.arange(PREDICTIONS))
 
-    print(f"{run} N = {system.n_atoms}: {edges} edges, {neighbor.idx.shape[1]} listed pairs; ms per prediction:"
+    print(f"{run} N = {system.n_atoms}, skin {skin:.3g}: {edges} edges, {neighbor.idx.shape[1]} listed pairs; ms per prediction:"
           f" neighbor-list update {per_prediction_ms(moved(False), r, neighbor):.1f},"
           f" update + packing {per_prediction_ms(moved(True), r, neighbor):.1f},"
           f" network {per_prediction_ms(network, v):.1f}")

@@ -397,3 +397,13 @@ def test_rollout_command_passes_its_skin_to_the_cell_list(small_run, lj_dataset,
     monkeypatch.setattr(ro, "sparse_neighbor_fn", lambda box, cutoff, skin: skins.append(skin) or real(box, cutoff, skin))
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out), "--skin", "0.4"]) == 0
     assert skins == [0.4]
+
+
+def test_default_skin_follows_the_fastest_atom():
+    from ogn.rollout import default_skin
+
+    v = np.zeros((4, 3))
+    v[2] = [3.0, 4.0, 0.0]  # |v| = 5
+    assert default_skin(5.0, v, 0.1) == pytest.approx(1.0)  # twice 5 x 0.1
+    assert default_skin(5.0, v, 0.01) == pytest.approx(0.5)  # at least 0.1 x the cutoff
+    assert default_skin(5.0, v, 1.0) == pytest.approx(2.5)  # at most 0.5 x the cutoff

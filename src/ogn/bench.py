@@ -399,7 +399,7 @@ def bench_rollout(presets, sizes, md_steps=100, threads=None, out="BENCHMARKS.md
          f" Fast-OGN networks in {network_dtype}); LAMMPS double"),
         (f"- Fast-OGN: 2 MPNN layers, UNTRAINED weights (the cost does not depend on them), {md_steps} MD steps ="
          f" {md_steps} / k predictions, one compiled scan, median of 3 after compilation; graphs by all pairs up to"
-         " 2000 atoms, by cell lists (skin 0.1 r_c, rebuilt when an atom moved half of it) above"),
+         " 2000 atoms, by cell lists above (skin: `rollout.default_skin`; rebuilt when an atom moved half of it)"),
         f"- LAMMPS: `run {md_steps}` after setup, 1 thread and {threads} OpenMP threads",
         ("- edges/atom: the Fast-OGN graph's at the start; GFLOP/s: 2 x the multiply-adds of its dense layers per"
          " second (what limits it: the edge MLPs are ~25 000 multiply-adds per edge per prediction)"),

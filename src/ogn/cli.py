@@ -447,10 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="precision of the stored positions and velocities in H5MD (default float32, the precision"
                         " the network computes in)")
     p.add_argument("--skin", type=float,
-                   help="cell-list skin above 2000 atoms, in the system's length unit (LJ sigma, metal A; default"
-                        " 0.1 x the model's graph cutoff): the list is rebuilt when an atom has moved half of it. A"
-                        " speed setting only, no pair is ever dropped; the best value depends on the system"
-                        " (BENCHMARKS.md: silicon-fast-k10 at 10 000 atoms is 20 %% faster with 0.75 A)")
+                   help="cell-list skin above 2000 atoms, in the system's length unit (LJ sigma, metal A; default:"
+                        " twice the distance the start's fastest atom covers in one prediction, between 0.1 and 0.5 x"
+                        " the model's graph cutoff): the list is rebuilt when an atom has moved half of it. A speed"
+                        " setting only: no pair is ever dropped")
     p.set_defaults(func=cmd_rollout)
 
     p = sub.add_parser("evaluate", help="roll a trained model out against MD and baselines; report and figures")
