@@ -407,3 +407,5 @@ def test_default_skin_follows_the_fastest_atom():
     assert default_skin(5.0, v, 0.1) == pytest.approx(1.0)  # twice 5 x 0.1
     assert default_skin(5.0, v, 0.01) == pytest.approx(0.5)  # at least 0.1 x the cutoff
     assert default_skin(5.0, v, 1.0) == pytest.approx(2.5)  # at most 0.5 x the cutoff
+    v[0, 0] = np.nan
+    assert default_skin(5.0, v, 0.1) == pytest.approx(0.5)  # never a NaN skin

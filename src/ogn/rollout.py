@@ -109,7 +109,8 @@ def default_skin(cutoff: float, velocities, step_time: float) -> float:
     on all four shipped systems at 10 000 atoms (BENCHMARKS.md). The skin is a speed setting only: the
     list is rebuilt whenever an atom has moved half of it, so no pair is ever dropped."""
     farthest = 2.0 * float(np.max(np.linalg.norm(np.asarray(velocities, np.float64), axis=-1))) * step_time
-    return float(np.clip(farthest, 0.1 * cutoff, 0.5 * cutoff))
+    # a non-finite start fails its own checks later; its skin must still be a number
+    return float(np.clip(farthest, 0.1 * cutoff, 0.5 * cutoff)) if np.isfinite(farthest) else 0.1 * cutoff
 
 
 def rollout_capacity(n_edges: int) -> int:
