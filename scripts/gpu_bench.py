@@ -18,8 +18,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ogn.bench import machine_description, prepare_liquid, shipped_runs, time_jax, time_ogn
 from ogn.io.lammps_data import Structure
 from ogn.md.simulate import set_precision
@@ -30,13 +28,10 @@ MD_STEPS = 100
 
 def tiled(system, structure: Structure, reps: int):
     """The system and state of `reps`^3 copies of `structure` side by side."""
-    shifts = np.stack(np.meshgrid(*[np.arange(reps)] * 3, indexing="ij"), -1).reshape(-1, 3) * system.sides
-    positions = (np.mod(structure.positions, system.sides)[None] + shifts[:, None]).reshape(-1, 3)
-    copies = len(shifts)
+    copies = reps**3
     big = dataclasses.replace(system, counts=tuple(c * copies for c in system.counts),
                               box=tuple(float(s) for s in system.sides * reps))
-    return big, Structure(positions, np.tile(structure.species, copies).astype(np.int32), big.sides,
-                          np.tile(structure.velocities, (copies, 1)))
+    return big, structure.tiled(reps)
 
 
 def seconds_or_why(measure):

@@ -17,18 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ogn.io.h5md import read_trajectory
 from ogn.io.lammps_data import Structure, write_lammps_data
 from ogn.model.checkpoint import load_run
-
-
-def tiled(start, reps: int) -> Structure:
-    shifts = np.stack(np.meshgrid(*[np.arange(reps)] * 3, indexing="ij"), -1).reshape(-1, 3) * start.box
-    positions = (np.mod(start.positions, start.box)[None] + shifts[:, None]).reshape(-1, 3)
-    velocities = np.tile(start.velocities, (len(shifts), 1))
-    return Structure(positions, np.tile(start.species, len(shifts)).astype(np.int32), start.box * reps, velocities)
 
 
 def timed(command: list[str]) -> tuple[float, int]:
@@ -48,7 +39,7 @@ def main(model: str, start_file: str, reps: list[int]) -> None:
     print("| atoms | s per MD step | us per atom-step | start-up (s) | peak RSS (MiB) | peak RSS per atom (kB) |")
     print("|---|---|---|---|---|---|")
     for r in reps:
-        structure = tiled(start, r)
+        structure = Structure(start.positions, start.species, start.box, start.velocities).tiled(r)
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "start.data"
             write_lammps_data(data, structure, info["system"]["masses"])

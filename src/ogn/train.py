@@ -491,16 +491,15 @@ def train_and_evaluate(
 
     def record():
         test_loss = trainer.evaluate()
-        recent_seen = bool(recent)
         curve.append({
             "step": trainer.step, "epoch": schedule.epoch_of(trainer.step),
             "train_loss": float(np.mean(recent)) if recent else float("nan"), "test_loss": test_loss,
             "learning_rate": float(lr(trainer.step)), "wall_time_s": wall_before + time.perf_counter() - t_start,
         })
-        recent.clear()
         row = curve[-1]
         # before the first step there is no training loss yet: say so rather than print nan
-        train_loss = f"training loss {row['train_loss']:.4g}, " if recent_seen else ""
+        train_loss = f"training loss {row['train_loss']:.4g}, " if recent else ""
+        recent.clear()
         log(f"step {row['step']}: {train_loss}test loss {test_loss:.4g}, "
             f"learning rate {row['learning_rate']:.3g}, {row['wall_time_s']:.0f} s")
         return test_loss

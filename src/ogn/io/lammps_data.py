@@ -54,6 +54,14 @@ class Structure:
     def n_atoms(self) -> int:
         return len(self.species)
 
+    def tiled(self, reps: int) -> Structure:
+        """`reps`^3 copies side by side in a box `reps` times larger (a periodic state of that box), each
+        atom wrapped into its copy; velocities copied along."""
+        shifts = np.stack(np.meshgrid(*[np.arange(reps)] * 3, indexing="ij"), -1).reshape(-1, 3) * self.box
+        positions = (np.mod(self.positions, self.box)[None] + shifts[:, None]).reshape(-1, 3)
+        velocities = None if self.velocities is None else np.tile(self.velocities, (len(shifts), 1))
+        return Structure(positions, np.tile(self.species, len(shifts)).astype(np.int32), self.box * reps, velocities)
+
 
 def text_lines(path: Path) -> list[str]:
     """The lines of a UTF-8 text file; an empty or binary file is a DataFileError naming it."""
