@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 
 from ogn.bench import machine_description, prepare_liquid, shipped_runs, time_jax, time_ogn
-from ogn.io.lammps_data import Structure
-from ogn.md.simulate import set_precision
+from ogn.io.types import Structure
 from ogn.systems import get_system
 
 MD_STEPS = 100
@@ -58,7 +57,6 @@ def main() -> None:
     args = parser.parse_args()
     import jax
 
-    set_precision("float32")
     runs = shipped_runs(args.presets)
     device = jax.devices()[0]
     with args.out.open("a") as out:

@@ -17,7 +17,7 @@ import numpy as np
 from ogn.model.checkpoint import load_run
 from ogn.model.graph import dense_graph
 from ogn.periodic import box_sides
-from ogn.rollout import rollout
+from ogn.simulator import rollout
 from ogn.units import UNITS
 
 MODELS = Path(__file__).resolve().parents[1] / "models"

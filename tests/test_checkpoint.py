@@ -73,8 +73,11 @@ def test_misshapen_parameter_is_refused(tmp_path):
 def test_first_format_is_refused_with_the_way_to_convert(tmp_path):
     path = tmp_path / "checkpoint.npz"
     np.savez(path, leaf_0000=np.zeros(3), meta=np.frombuffer(json.dumps({"step": 1}).encode(), np.uint8))
-    with pytest.raises(ValueError, match="convert_checkpoint.py"):
+    with pytest.raises(ValueError, match=r"convert it with `python -m ogn.model.convert RUN_DIR`"):
         read_checkpoint(path)
+    import importlib.util
+
+    assert importlib.util.find_spec("ogn.model.convert") is not None  # the message names what the package has
 
 
 def test_checkpoint_file_gets_the_umask_mode(tmp_path):

@@ -1,19 +1,18 @@
-import jax
-
-jax.config.update("jax_enable_x64", True)
-
 import dataclasses
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax_md import partition, space
 
-from ogn.io.lammps_data import Structure
+from ogn.io.types import Structure
 from ogn.md.lammps import reference_energy_forces
 from ogn.systems import get_system
 from ogn.systems.eam import FinnisSinclair, default_cuzr_file, read_setfl_fs
+
+pytestmark = pytest.mark.float64  # the physics is checked to float64 rounding
 
 TOLERANCE = 1e-9  # relative, vs LAMMPS
 

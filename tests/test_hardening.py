@@ -65,7 +65,7 @@ def test_evaluate_refuses_zero_starts(small_run, lj_dataset, tmp_path, capsys):
 
 
 def test_evaluate_writes_a_new_directory_by_default(tmp_path, monkeypatch):
-    from ogn.cli import default_evaluation_dir
+    from ogn.cli.evaluate import default_evaluation_dir
 
     monkeypatch.chdir(tmp_path)
     assert default_evaluation_dir(str(ROOT / "models/lj-fast-k5")) == Path("evaluation-lj-fast-k5")
@@ -107,11 +107,13 @@ def test_interrupted_dataset_is_not_resumed_with_other_settings(lj_dataset):
     from conftest import LJ_DATASET_SPEC
 
     from ogn.data.dataset import _complete
-    from ogn.md.run import MDConfig
+    from ogn.md.config import MDConfig
 
     path = lj_dataset / "train" / "traj-000.h5"
     frames = LJ_DATASET_SPEC.steps + LJ_DATASET_SPEC.k_max
     config = MDConfig(steps=frames, every=1, seed=LJ_DATASET_SPEC.seed, engine="jax", glass=False)
+    config = MDConfig(steps=frames, every=1, seed=LJ_DATASET_SPEC.seed, engine="jax", glass=False,
+                      precision=LJ_DATASET_SPEC.precision)
     assert _complete(path, get_system("lj"), config, frames)
     assert not _complete(path, get_system("lj", temperature=1.0), config, frames)
     assert not _complete(path, get_system("lj"), MDConfig(steps=frames, every=1, seed=0, glass=True), frames)
@@ -134,7 +136,8 @@ def test_convert_warns_about_a_failed_trajectory(tmp_path, capsys):
 
 
 def test_energy_prints_plain_numbers(tmp_path, capsys):
-    from ogn.io.lammps_data import Structure, write_lammps_data
+    from ogn.io.lammps_data import write_lammps_data
+    from ogn.io.types import Structure
 
     system = get_system("lj")
     rng = np.random.default_rng(0)
@@ -156,7 +159,8 @@ def test_bench_writes_to_the_working_directory_by_default():
 
 
 def test_rollout_refuses_a_data_file_of_another_system(small_run, lj_dataset, tmp_path, capsys):
-    from ogn.io.lammps_data import Structure, write_lammps_data
+    from ogn.io.lammps_data import write_lammps_data
+    from ogn.io.types import Structure
 
     t = read_trajectory(lj_dataset / "test" / "traj-000.h5", frames=slice(0, 1))
     init = tmp_path / "silica-masses.data"
@@ -172,7 +176,7 @@ def test_shipped_models_and_configs_are_found_outside_a_checkout(tmp_path, monke
     from ogn.reproduce import CONFIGS
 
     monkeypatch.chdir(tmp_path)
-    assert resolve_run("lj-fast-k5").is_relative_to(ROOT / "src" / "ogn" / "models")
+    assert resolve_run("lj-fast-k5").is_relative_to(ROOT / "src" / "ogn" / "pretrained")
     _, info, _ = load_run("cuzr-fast-k20")
     assert info["system"]["name"] == "cuzr"
     assert (CONFIGS / "lj-fast-cpu.yaml").is_file() and CONFIGS.is_relative_to(ROOT / "src" / "ogn")
@@ -201,7 +205,7 @@ def test_every_option_says_its_default():
 
 
 def test_compilation_cache_location(monkeypatch, tmp_path):
-    from ogn.cli import compilation_cache_dir
+    from ogn.simulator.cache import compilation_cache_dir
 
     monkeypatch.setenv("OGN_CACHE_DIR", str(tmp_path / "c"))
     assert compilation_cache_dir() == tmp_path / "c"
@@ -213,7 +217,8 @@ def test_compilation_cache_location(monkeypatch, tmp_path):
 
 
 def test_energy_of_two_atoms_on_one_site_is_an_error(tmp_path, capsys):
-    from ogn.io.lammps_data import Structure, write_lammps_data
+    from ogn.io.lammps_data import write_lammps_data
+    from ogn.io.types import Structure
 
     system = get_system("lj")
     side = np.arange(7) * system.box[0] / 7
@@ -228,4 +233,4 @@ def test_energy_of_two_atoms_on_one_site_is_an_error(tmp_path, capsys):
 def test_dataset_records_its_precision(lj_dataset):
     from ogn.data.dataset import read_metadata
 
-    assert read_metadata(lj_dataset)["precision"] == "float64"  # the tests run jax in float64
+    assert read_metadata(lj_dataset)["precision"] == "float64"  # LJ_DATASET_SPEC asks for float64 MD

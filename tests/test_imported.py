@@ -373,7 +373,8 @@ def test_options_that_would_be_ignored_are_refused(small_run, lj_dataset, tmp_pa
     init = lj_dataset / "test" / "traj-000.h5"
     base = ["rollout", str(small_run), "--init", str(init), "--steps", "5"]
     assert main([*base, "--temperature", "2.0", "--out", str(tmp_path / "a.h5")]) == 2  # no --thermostat
-    assert main([*base, "--energies", "--out", str(tmp_path / "a.extxyz")]) == 2  # extxyz has no energies
+    assert main([*base, "--energies", "--out", str(tmp_path / "a.extxyz")]) == 0  # extxyz: energy= per frame
+    assert (tmp_path / "a.extxyz").read_text().count(" energy=") == 2
     one, two = tmp_path / "one.extxyz", tmp_path / "two.extxyz"
     pair = (np.array([[0.0, 0, 0], [3, 3, 3]]), np.ones((2, 3)))
     write_extxyz(one, [pair], [0, 0], ("Cu",), BOX)  # no Step=: only --frame-stride could give the stride

@@ -7,8 +7,9 @@ import pytest
 
 from ogn.cli import main
 from ogn.io.h5md import TrajectoryWriter, read_trajectory
-from ogn.io.lammps_data import DataFileError, Structure, read_lammps_data, write_lammps_data
+from ogn.io.lammps_data import DataFileError, read_lammps_data, write_lammps_data
 from ogn.io.structures import read_extxyz, write_extxyz
+from ogn.io.types import Structure
 from ogn.md import protocols
 from ogn.systems import get_system
 
@@ -67,10 +68,11 @@ def test_h5md_layout(tmp_path):
         assert f["particles/all/species"].shape == (3,)
         np.testing.assert_allclose(f["observables/total_energy/value"][()], [4.0, 6.0])
         np.testing.assert_allclose(f["particles/all/position/time"][()], [0.01, 0.02])
-    assert not (tmp_path / "t.h5.partial").exists()
+    assert not list(tmp_path.glob("*.partial"))  # the temporary file became t.h5
     assert read_trajectory(path).status == "complete"
 
 
+@pytest.mark.float64
 def test_energy_command_json_matches_library(tmp_path, capsys):
     from ogn.md.simulate import make_force_field
 
@@ -79,7 +81,7 @@ def test_energy_command_json_matches_library(tmp_path, capsys):
     write_lammps_data(path, s, system.masses)
     assert main(["energy", "lj", str(path), "--n-atoms", "300", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    ff = make_force_field(system, s.species)
+    ff = make_force_field(system, s.species, precision="float64")
     R = np.mod(s.positions, system.sides)
     e, f = ff.energy_and_forces(R, ff.allocate(R).idx)
     assert out["energy"] == pytest.approx(float(e), rel=1e-12)
@@ -110,9 +112,10 @@ def test_unknown_atom_type(tmp_path, capsys):
     assert "unknown atom type 3" in err
 
 
-def test_box_smaller_than_twice_the_cutoff(capsys):
-    err = _error_of(["md", "lj", "--n-atoms", "100", "--steps", "10", "--out", "/nonexistent/x.h5"], capsys)
-    assert "smaller than twice the neighbor cutoff" in err
+def test_box_smaller_than_twice_the_cutoff(capsys, tmp_path):
+    err = _error_of(["md", "lj", "--n-atoms", "100", "--steps", "10", "--out", str(tmp_path / "x.h5")], capsys)
+    assert "smaller than twice the neighbor cutoff r_c = 3 of lj's potential" in err
+    assert not list(tmp_path.iterdir())
 
 
 def test_missing_potential_file(capsys):

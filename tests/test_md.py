@@ -4,13 +4,16 @@ import numpy as np
 import pytest
 
 from ogn.io.h5md import read_trajectory
-from ogn.md.run import MDConfig, energy_figures, run_md
+from ogn.md.config import MDConfig, energy_figures
+from ogn.md.run import run_md
 from ogn.md.simulate import SimulationError, init_state, make_force_field, run_nve
 from ogn.systems import get_system
 
+pytestmark = pytest.mark.float64  # the physics is checked to float64 rounding
+
 
 def _nve_frames(system, snap, n_steps, every=10):
-    ff = make_force_field(system, snap.species)
+    ff = make_force_field(system, snap.species, precision="float64")
     neighbor = ff.allocate(np.mod(snap.positions, system.sides))
     state = init_state(ff, snap.positions, snap.velocities, neighbor)
     frames = []
@@ -72,8 +75,8 @@ def test_neighbor_overflow_is_redone_not_truncated(lammps_snapshot):
     system = get_system("lj")
     snap = lammps_snapshot("lj")
     R = np.mod(snap.positions, system.sides)
-    tight = make_force_field(system, snap.species, capacity_multiplier=0.5)
-    roomy = make_force_field(system, snap.species)
+    tight = make_force_field(system, snap.species, capacity_multiplier=0.5, precision="float64")
+    roomy = make_force_field(system, snap.species, precision="float64")
     logs, frames_tight, frames_roomy = [], [], []
     state = init_state(roomy, snap.positions, snap.velocities, roomy.allocate(R))
     run_nve(tight, state, tight.allocate(R), 50, 50, on_frames=frames_tight.append, log=logs.append)
@@ -86,7 +89,7 @@ def test_neighbor_list_equals_brute_force(lammps_snapshot):
     for preset in ["lj", "silica", "silicon", "cuzr"]:
         system = get_system(preset)
         snap = lammps_snapshot(preset)
-        ff = make_force_field(system, snap.species)
+        ff = make_force_field(system, snap.species, precision="float64")
         R = np.mod(snap.positions, system.sides)
         idx = np.asarray(ff.allocate(R).idx)
         n = len(R)
@@ -132,11 +135,12 @@ def test_jax_engine_full_protocol_writes_h5md(tmp_path):
 
 def test_quench_reaches_glass_temperature(lammps_snapshot):
     from ogn.md.protocols import quench_nose_hoover
-    from ogn.md.simulate import kinetic_energy, temperature
+    from ogn.quantity import kinetic_energy
+    from ogn.quantity import temperature_of as temperature
 
     system = get_system("lj")
     snap = lammps_snapshot("lj")
-    ff = make_force_field(system, snap.species)
+    ff = make_force_field(system, snap.species, precision="float64")
     neighbor = ff.allocate(np.mod(snap.positions, system.sides))
     state = init_state(ff, snap.positions, snap.velocities, neighbor)
     # Nose-Hoover lags a fast ramp by about 2 tau (measured: T = 0.79 after 2000 steps, 0.56 after 10000),

@@ -1,5 +1,7 @@
-"""The OGN network's contract (permutation, translation, periodic images, locality, layer coupling), the
-online normaliser, and the cube-symmetry augmentation."""
+"""The model contract, run over every network in the registry (permutation, translation, periodic images,
+locality, a batch equals its single configurations, exact momentum; rotations for the symmetric ones),
+the paper network's own structure (layer coupling, edge orders, features, aggregation), the online
+normaliser, and the cube-symmetry augmentation."""
 
 import dataclasses
 
@@ -10,9 +12,11 @@ import pytest
 from flax import nnx
 
 from ogn.data.symmetry import apply_symmetry, cube_symmetries
+from ogn.model.config import ModelConfig
 from ogn.model.graph import dense_graph, neighbor_list_graph
-from ogn.model.network import OGN, ModelConfig
+from ogn.model.network import OGN
 from ogn.model.normalizer import Normalizer
+from ogn.model.registry import NETWORKS
 from ogn.systems import get_system
 
 CUTOFF = 3.0
@@ -118,6 +122,7 @@ def test_edge_latents_reach_the_next_layer(config):
     assert set(moved) == {int(graph.senders[0]), int(graph.receivers[0])}
 
 
+@pytest.mark.float64
 def test_neighbor_list_graph_equals_dense_graph(config):
     from jax_md import partition, space
 
@@ -147,6 +152,7 @@ def test_neighbor_list_graph_equals_dense_graph(config):
         np.testing.assert_allclose(np.asarray(g.edge_vectors)[real], expected, atol=1e-10)
 
 
+@pytest.mark.float64
 def test_normalizer_statistics_equal_everything_seen():
     rng = np.random.default_rng(0)
     norm = Normalizer(4)
@@ -174,13 +180,14 @@ def test_cube_symmetries_are_the_48_distinct_orthogonal_maps():
     np.testing.assert_array_equal(mats[0], np.eye(3))
 
 
+@pytest.mark.float64
 def test_each_symmetry_maps_a_pair_to_the_pair_md_gives(config, lammps_snapshot):
     """The target of the transformed input (by MD from it) is the transformed target."""
     from ogn.md.simulate import init_state, make_force_field, run_nve
 
     system = get_system("lj")
     snap = lammps_snapshot("lj")
-    ff = make_force_field(system, snap.species)
+    ff = make_force_field(system, snap.species, precision="float64")
     k = 5
 
     def md_target(positions, velocities):
@@ -201,6 +208,7 @@ def test_each_symmetry_maps_a_pair_to_the_pair_md_gives(config, lammps_snapshot)
         np.testing.assert_allclose(md_target(p, v), t, rtol=0, atol=1e-9)
 
 
+@pytest.mark.float64
 def test_edge_features_add_the_distance_with_finite_gradients_on_padding(config):
     positions, _velocities, _species, box = config
     graph = dense_graph(jnp.asarray(np.mod(positions, box)), box, CUTOFF, CAPACITY)
@@ -229,8 +237,13 @@ def test_mean_degree_aggregation_divides_the_edge_sums_by_the_edges_per_node_see
     out = np.asarray(model.standardised_output(v, s, graph))
     # float32 outputs of order 1: the scale is rounded differently here and in the model (1 ulp), and
     # XLA's summation order differs between CPUs, so agreement is to float32 rounding, not bitwise
-    np.testing.assert_allclose(out, np.asarray(model.network(nodes, edges, graph, 1 / degree)), rtol=1e-5, atol=1e-5)
-    assert not np.allclose(out, np.asarray(model.network(nodes, edges, graph, 1.0)), atol=1e-3)
+    net = model.network
+
+    def with_scale(scale):
+        return np.asarray(net.decoder(net.latents(nodes, edges, graph, scale)[0]))
+
+    np.testing.assert_allclose(out, with_scale(1 / degree), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(out, with_scale(1.0), atol=1e-3)
 
 
 def test_model_config_rejects_bad_values():
@@ -257,9 +270,7 @@ def test_initialisation_scales_weights_by_fan_in():
 
 
 def _equivariant_model(seed=0):
-    from ogn.model.network import EquivariantOGN
-
-    model = EquivariantOGN(2, ModelConfig(layers=2, latent=16, hidden=16, network="equivariant"), nnx.Rngs(seed))
+    model = OGN(2, ModelConfig(layers=2, latent=16, hidden=16, network="equivariant"), nnx.Rngs(seed))
     rng = np.random.default_rng(1)
     n = 50
     model.node_normalizer.update(jnp.asarray(np.c_[np.eye(2)[rng.integers(0, 2, n)], rng.uniform(0, 3, n)]))
@@ -300,3 +311,124 @@ def test_equivariant_network_is_permutation_and_translation_safe():
     np.testing.assert_allclose(predict(model, r[perm], v[perm], s[perm], box), out[perm], rtol=1e-5, atol=1e-7)
     shifted = np.mod(r + np.array([7.3, -2.1, 11.0]), box)  # across the periodic boundary
     np.testing.assert_allclose(predict(model, shifted, v, s, box), out, rtol=1e-4, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the contract every registered network keeps
+
+
+def contract_model(network: str, layers: int = 2, seed: int = 0, config_state=None):
+    """An untrained model of `network` whose normalisers have seen a real configuration (non-trivial
+    statistics take part), with random targets of realistic size."""
+    model = OGN(2, ModelConfig(layers=layers, latent=16, hidden=16, network=network, aggregation="mean-degree",
+                               graph_cutoff=CUTOFF, targets="kinematic"),
+                nnx.Rngs(seed), step_time=0.025, species_masses=(1.0, 2.5))
+    positions, velocities, species, box = config_state
+    graph = dense_graph(jnp.asarray(positions), box, CUTOFF, CAPACITY)
+    rng = np.random.default_rng(seed)
+    changes = jnp.asarray(np.c_[rng.normal(0, 0.05, (len(species), 3)), rng.normal(0, 0.5, (len(species), 3))])
+    model.update_statistics(jnp.asarray(velocities), jnp.asarray(species), graph, changes)
+    # a layer initialised to zero (the pair network's readout, so that it starts at dr = v tau) would make
+    # every check below pass trivially: give it weights
+    params = nnx.state(model.network, nnx.Param)
+    keys = iter(jax.random.split(jax.random.key(seed + 1), len(jax.tree.leaves(params))))
+    nnx.update(model.network, jax.tree.map(
+        lambda p: 0.3 * jax.random.normal(next(keys), p.shape, p.dtype) if not np.any(np.asarray(p)) else p, params))
+    return model
+
+
+@pytest.fixture(params=sorted(NETWORKS), ids=lambda name: name)
+def network(request):
+    return request.param
+
+
+def test_contract_permutation_equivariance(network, config):
+    positions, velocities, species, box = config
+    model = contract_model(network, config_state=config)
+    perm = np.random.default_rng(0).permutation(len(species))
+    out = predict(model, positions, velocities, species, box)
+    np.testing.assert_allclose(predict(model, positions[perm], velocities[perm], species[perm], box), out[perm],
+                               rtol=1e-4, atol=1e-6 * np.abs(out).max())
+
+
+def test_contract_translation_and_periodic_images(network, config):
+    positions, velocities, species, box = config
+    model = contract_model(network, config_state=config)
+    out = predict(model, positions, velocities, species, box)
+    images = np.random.default_rng(0).integers(-3, 4, positions.shape)
+    for moved in (positions + np.array([0.37, -1.2, 2.9]), np.mod(positions, box) + images * box):
+        np.testing.assert_allclose(predict(model, moved, velocities, species, box), out, rtol=1e-4,
+                                   atol=1e-5 * np.abs(out).max())
+
+
+def test_contract_no_influence_beyond_two_cutoffs_with_one_layer(network, config):
+    """One message layer and a readout over the edges (the pair network's) see at most two graph cutoffs;
+    an atom farther away (the configuration tiled 2 x 2 x 2 to have one) changes nothing."""
+    from ogn.io.types import Structure
+
+    positions, velocities, species, box = config
+    tiled = Structure(positions, species, box, velocities).tiled(2)
+    i, j, r = _far_pair(tiled.positions, tiled.box, CUTOFF)
+    assert r > 2 * CUTOFF
+    kicked = np.array(tiled.velocities)
+    kicked[j] += 5.0
+    one = contract_model(network, layers=1, config_state=config)
+    np.testing.assert_array_equal(predict(one, tiled.positions, kicked, tiled.species, tiled.box, 8 * CAPACITY)[i],
+                                  predict(one, tiled.positions, tiled.velocities, tiled.species, tiled.box,
+                                          8 * CAPACITY)[i])
+
+
+def test_contract_a_batch_equals_its_single_configurations(network, config):
+    from ogn.train.batches import merged_graph
+
+    positions, velocities, species, box = config
+    model = contract_model(network, config_state=config)
+    rng = np.random.default_rng(2)
+    second_r = np.mod(positions + rng.normal(0, 0.05, positions.shape), box)
+    second_v = velocities[rng.permutation(len(species))]
+    graph, _ = merged_graph(jnp.asarray(np.stack([positions, second_r])), box, CUTOFF, CAPACITY)
+    dr, dv = model.raw_prediction(jnp.asarray(np.concatenate([velocities, second_v])),
+                                  jnp.asarray(np.tile(species, 2)), graph)
+    batch = np.concatenate([np.asarray(dr), np.asarray(dv)], -1)
+    single = np.concatenate([predict(model, positions, velocities, species, box),
+                             predict(model, second_r, second_v, species, box)])
+    np.testing.assert_allclose(batch, single, rtol=1e-4, atol=1e-6 * np.abs(single).max())
+
+
+def test_contract_momentum_is_exact(network, config):
+    positions, velocities, species, box = config
+    model = contract_model(network, config_state=config)
+    masses = jnp.asarray(np.asarray([1.0, 2.5])[species])
+    graph = dense_graph(jnp.asarray(positions), box, CUTOFF, CAPACITY)
+    v = jnp.asarray(velocities)
+    _, dv = model(v, jnp.asarray(species), graph, masses, 0.025)
+    momentum_change = np.abs(np.asarray(jnp.sum(masses[:, None] * dv, 0))).max()
+    scale = float(jnp.sum(masses[:, None] * jnp.abs(dv)))
+    assert scale > 0 and momentum_change < 1e-6 * scale
+
+
+def test_pair_network_is_antisymmetric_without_the_projection(config):
+    """Newton's third law by construction: the pair network's raw dv (before `conserve_momentum`) already
+    keeps the total momentum to float32 rounding, and so does its position correction the centre of mass."""
+    positions, velocities, species, box = config
+    model = contract_model("pair", config_state=config)
+    masses = np.asarray([1.0, 2.5])[species]
+    graph = dense_graph(jnp.asarray(positions), box, CUTOFF, CAPACITY)
+    v = jnp.asarray(velocities)
+    dr, dv = (np.asarray(x, np.float64) for x in model.raw_prediction(v, jnp.asarray(species), graph))
+    for change in (dv, dr - 0.025 * np.asarray(v) - 0.0125 * dv):  # kinematic: dr = v tau + tau dv / 2 + correction
+        total = np.abs((masses[:, None] * change).sum(0)).max()
+        assert total < 1e-5 * np.abs(masses[:, None] * change).sum()
+
+
+def test_contract_symmetric_networks_rotate_with_their_input(network):
+    if not NETWORKS[network].symmetric:
+        pytest.skip(f"{network} is trained with the box's symmetries instead")
+    r, v, s, box = _cluster(3)
+    model = contract_model(network, config_state=(r, v, s, box))
+    out = predict(model, r, v, s, box)
+    q, upper = np.linalg.qr(np.random.default_rng(5).normal(size=(3, 3)))
+    rotation = q * np.sign(np.diag(upper))
+    out_rot = predict(model, (r - box / 2) @ rotation.T + box / 2, v @ rotation.T, s, box)
+    for a in (slice(0, 3), slice(3, 6)):
+        np.testing.assert_allclose(out_rot[:, a], out[:, a] @ rotation.T, atol=1e-5 * np.abs(out).max())

@@ -6,10 +6,11 @@ import pytest
 from ase import Atoms, units
 
 from ogn.model.checkpoint import load_run
-from ogn.rollout import kinetic_temperature, rollout
+from ogn.quantity import kinetic_temperature
+from ogn.simulator import RolloutConfig, rollout
+from ogn.simulator.thermostats import make_thermostat
 from ogn.systems import get_system
-from ogn.thermostats import make_thermostat
-from ogn.units import LJ
+from ogn.units import LJ, ase_time_unit
 
 
 @pytest.mark.parametrize("name", ["langevin", "csvr"])
@@ -17,19 +18,20 @@ def test_thermostat_holds_the_mean_temperature_on_a_shipped_model(name, lammps_s
     """lj-fast-k5 from a T = 3 liquid, thermostatted to T = 2.5 for 1000 MD steps (200 predictions). The
     learned map itself drifts in temperature (the model shipped on 2026-11-27 heats); the mean T sits off
     the target by that drift times the damping time, so the damping is short (0.1 tau = 4 predictions):
-    measured 2.512 (Langevin) and 2.546 (CSVR); at 0.25 tau 2.520 and 2.586."""
+    measured 2.512 (Langevin) and 2.546 (CSVR); at 0.25 tau 2.520 and 2.586 (with the noise stream of
+    before 2026-12-02: the noise of prediction i now comes from the seed and i alone)."""
     model, info, _ = load_run("lj-fast-k5")
     snap = lammps_snapshot("lj")
     masses = np.ones(len(snap.species))
-    target, step_time = 2.5, 5 * 0.005
+    target = 2.5
 
     def run(seed):
-        half_step = make_thermostat(name, target, 0.1, step_time, masses, LJ)
-        return rollout(model, info, snap.positions, snap.velocities, snap.species, snap.box, 1000,
-                       log=lambda s: None, thermostat=half_step, seed=seed)
+        config = RolloutConfig(thermostat=name, temperature=target, damping=0.1, seed=seed)
+        return rollout(model, info, snap.positions, snap.velocities, snap.species, snap.box, 1000, config,
+                       log=lambda s: None)
 
     result = run(seed=7)
-    temperatures = np.array([kinetic_temperature(v, masses, LJ) for v in result.velocities])
+    temperatures = kinetic_temperature(result.velocities, masses, LJ)
     settled = temperatures[40:].mean()  # after 40 predictions = 10 damping times
     print(f"{name}: mean T {settled:.6f} (target {target}), first {temperatures[:3]}")
     assert abs(settled / target - 1) < 0.04
@@ -42,9 +44,15 @@ def test_thermostat_holds_the_mean_temperature_on_a_shipped_model(name, lammps_s
 
 def test_thermostat_options_are_checked():
     with pytest.raises(ValueError, match="choose one of"):
-        make_thermostat("berendsen", 1.0, 1.0, 0.1, np.ones(4), LJ)
+        make_thermostat("berendsen", 1.0, 1.0, 0.1, LJ)
     with pytest.raises(ValueError, match="--damping must be positive"):
-        make_thermostat("csvr", 1.0, 0.0, 0.1, np.ones(4), LJ)
+        make_thermostat("csvr", 1.0, 0.0, 0.1, LJ)
+    with pytest.raises(ValueError, match="--temperature must be positive and finite, got inf"):
+        RolloutConfig(thermostat="csvr", temperature=float("inf"))
+    with pytest.raises(ValueError, match="--thermostat csvr needs --temperature"):
+        RolloutConfig(thermostat="csvr")
+    with pytest.raises(ValueError, match="cannot be combined with a thermostat"):
+        RolloutConfig(thermostat="csvr", temperature=1.0, energy_correction=True)
 
 
 def _cuzr_atoms(snap):
@@ -55,21 +63,19 @@ def _cuzr_atoms(snap):
 
 
 def test_ase_time_unit_is_explicit():
-    from ogn.ase import ASE_TIME_UNIT
-
     # 1 ps and 1 fs in ASE's time unit (Angstrom sqrt(amu / eV)), from the SI second
-    assert ASE_TIME_UNIT["metal"] == pytest.approx(1e-12 * units.second, rel=1e-9)
-    assert ASE_TIME_UNIT["real"] == pytest.approx(1e-15 * units.second, rel=1e-9)
+    assert ase_time_unit("metal") == pytest.approx(1e-12 * units.second, rel=1e-9)
+    assert ase_time_unit("real") == pytest.approx(1e-15 * units.second, rel=1e-9)
 
 
 def test_ase_dynamics_gives_the_rollout_positions(lammps_snapshot, tmp_path):
     from ase.io.trajectory import Trajectory
 
-    from ogn.ase import ASE_TIME_UNIT, OGNDynamics
+    from ogn.simulator.ase import OGNDynamics
 
     snap = lammps_snapshot("cuzr")
     atoms = _cuzr_atoms(snap)
-    atoms.set_velocities(snap.velocities / ASE_TIME_UNIT["metal"])  # A/ps -> A per ASE time
+    atoms.set_velocities(snap.velocities / ase_time_unit("metal"))  # A/ps -> A per ASE time
     dyn = OGNDynamics(atoms, "cuzr-fast-k20", trajectory=str(tmp_path / "ogn.traj"))
     assert dyn.dt == pytest.approx(20 * 0.001 * 1000 * units.fs)
     seen = []
@@ -80,20 +86,20 @@ def test_ase_dynamics_gives_the_rollout_positions(lammps_snapshot, tmp_path):
     reference = rollout(model, info, snap.positions, snap.velocities, snap.species, snap.box, 200, log=lambda s: None)
     # float32 arithmetic either way; the unit conversion's rounding grows to ~1e-5 A over 10 predictions
     np.testing.assert_allclose(atoms.get_positions(), reference.positions[-1], atol=1e-4)
-    np.testing.assert_allclose(atoms.get_velocities() * ASE_TIME_UNIT["metal"], reference.velocities[-1], atol=1e-3)
+    np.testing.assert_allclose(atoms.get_velocities() * ase_time_unit("metal"), reference.velocities[-1], atol=1e-3)
     written = Trajectory(str(tmp_path / "ogn.traj"))
     assert len(written) == 11
     np.testing.assert_allclose(written[-1].get_positions(), atoms.get_positions())
 
 
 def test_ase_dynamics_thermostat_and_refusals(lammps_snapshot):
-    from ogn.ase import ASE_TIME_UNIT, OGNDynamics
+    from ogn.simulator.ase import OGNDynamics
 
     snap = lammps_snapshot("cuzr")
 
     def final(seed):
         atoms = _cuzr_atoms(snap)
-        atoms.set_velocities(snap.velocities / ASE_TIME_UNIT["metal"])
+        atoms.set_velocities(snap.velocities / ase_time_unit("metal"))
         OGNDynamics(atoms, "cuzr-fast-k20", thermostat="langevin", temperature_K=1200, seed=seed).run(3)
         return atoms.get_positions()
 

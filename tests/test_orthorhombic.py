@@ -6,11 +6,14 @@ import pytest
 
 from ogn.data.symmetry import box_symmetries
 from ogn.io.h5md import read_trajectory
-from ogn.io.lammps_data import Structure, read_lammps_data, write_lammps_data
+from ogn.io.lammps_data import read_lammps_data, write_lammps_data
 from ogn.io.structures import read_extxyz, write_extxyz
+from ogn.io.types import Structure
 from ogn.md import protocols
 from ogn.md.simulate import make_force_field
 from ogn.systems import get_system
+
+pytestmark = pytest.mark.float64  # the physics is checked to float64 rounding
 
 BOX = (6.4, 7.0, 7.8)  # lj at 420 atoms: the preset's density, no two sides equal
 
@@ -29,7 +32,7 @@ def test_energy_and_forces_match_lammps_in_an_orthorhombic_box(preset, box):
     rng = np.random.default_rng(3)
     structure = Structure(protocols.random_positions(system, rng), system.species(), system.box)
     ref_energy, ref_forces = reference_energy_forces(system, structure)
-    ff = make_force_field(system, structure.species)
+    ff = make_force_field(system, structure.species, precision="float64")
     wrapped = np.mod(structure.positions, system.sides)
     energy, forces = ff.energy_and_forces(wrapped, ff.allocate(wrapped).idx)
     assert abs(float(energy) - ref_energy) <= 1e-10 * abs(ref_energy)
@@ -39,7 +42,7 @@ def test_energy_and_forces_match_lammps_in_an_orthorhombic_box(preset, box):
 def test_cell_list_never_drops_a_pair_in_an_orthorhombic_box():
     system = _ortho_lj()
     positions = protocols.random_positions(system, np.random.default_rng(0))
-    ff = make_force_field(system, system.species())
+    ff = make_force_field(system, system.species(), precision="float64")
     idx = np.asarray(ff.allocate(positions).idx)
     d = positions[None] - positions[:, None]
     d -= system.sides * np.round(d / system.sides)
@@ -64,8 +67,11 @@ def test_md_with_box_conserves_energy_and_writes_three_sides(tmp_path):
 
 
 def test_a_box_too_thin_for_the_cutoff_is_refused():
-    with pytest.raises(ValueError, match="smaller than twice the neighbor cutoff"):
-        get_system("lj", box=(5.0, 8.0, 8.0))
+    """The box is checked where the potential is used (a learned rollout needs only twice its own graph
+    cutoff): by the force field, naming the box and r_c."""
+    system = get_system("lj", box=(5.0, 8.0, 8.0))
+    with pytest.raises(ValueError, match="box 5 x 8 x 8 has a side smaller than twice the neighbor cutoff r_c = 3"):
+        make_force_field(system, system.species(), precision="float64")
 
 
 @pytest.mark.parametrize("box, count", [((5.0, 5.0, 5.0), 48), ((5.0, 7.0, 5.0), 16), (BOX, 8)])

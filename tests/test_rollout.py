@@ -3,7 +3,6 @@
 import dataclasses
 import json
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from ogn.evaluate import metrics
 from ogn.io.h5md import read_trajectory
 from ogn.model.checkpoint import load_run
 from ogn.model.graph import dense_graph
-from ogn.rollout import RolloutError, rollout
+from ogn.simulator import RolloutConfig, RolloutError, rollout
 from ogn.systems import get_system
 
 
@@ -43,21 +42,22 @@ def test_rollout_equals_repeated_predictions(trained):
 def test_bfloat16_network_stays_close_to_float32(trained):
     """The bf16 option changes the network's arithmetic only: one prediction's [dr, dv] within bf16's
     precision (~3 significant digits, a few rounding steps deep) of float32's; the model itself untouched."""
-    from ogn import cli
-    from ogn.rollout import NETWORK_DTYPES
+    from ogn.cli import rollout as rollout_command
+    from ogn.simulator.step import NETWORK_DTYPES
 
     model, info, frames = trained
     r, v = frames.positions[0, 0], frames.velocities[0, 0]
     f32 = rollout(model, info, r, v, frames.species, frames.box, 5, log=lambda s: None)
-    bf16 = rollout(model, info, r, v, frames.species, frames.box, 5, log=lambda s: None, network_dtype="bfloat16")
+    bf16 = rollout(model, info, r, v, frames.species, frames.box, 5, RolloutConfig(network_dtype="bfloat16"),
+                   log=lambda s: None)
     for start, a, b in ((r, f32.positions[0], bf16.positions[0]), (v, f32.velocities[0], bf16.velocities[0])):
         change = a - start
         error = np.sqrt(np.mean((b - a) ** 2)) / np.sqrt(np.mean(change**2))
         assert 0 < error < 0.03, error
     assert model.network.decoder.out.kernel[...].dtype == jnp.float32
-    assert tuple(cli.NETWORK_DTYPES) == NETWORK_DTYPES
+    assert tuple(rollout_command.NETWORK_DTYPES) == NETWORK_DTYPES
     with pytest.raises(ValueError, match="network dtype must be one of"):
-        rollout(model, info, r, v, frames.species, frames.box, 5, network_dtype="float16")
+        RolloutConfig(network_dtype="float16")
 
 
 def test_rollout_rejects_bad_requests(trained):
@@ -67,27 +67,29 @@ def test_rollout_rejects_bad_requests(trained):
         rollout(model, info, r, v, s, box, 12)
     with pytest.raises(ValueError, match="species 2 unknown"):
         rollout(model, info, r, v, np.where(s == 1, 2, s), box, 5)
-    with pytest.raises(ValueError, match="smaller than twice the graph cutoff"):
+    with pytest.raises(ValueError, match="smaller than twice the model's graph cutoff"):
         rollout(model, info, r[:50], v[:50], s[:50], 5.0, 5)
+    with pytest.raises(ValueError, match="1 atom.s.; a learned rollout needs at least 2"):
+        rollout(model, info, r[:1], v[:1], s[:1], box, 5)
 
 
 def test_rollout_grows_the_graph_and_stops_on_nan(trained, monkeypatch):
-    import ogn.rollout as ro
+    from ogn.simulator import step
 
     model, info, frames = trained
     r, v, s, box = frames.positions[0, 0], frames.velocities[0, 0], frames.species, frames.box
     reference = rollout(model, info, r, v, s, box, 10)
     calls = []
-    real = ro.rollout_capacity
+    real = step.rollout_capacity
 
     def tiny_first(n_edges):
         calls.append(n_edges)
         return 100 if len(calls) == 1 else real(n_edges)
 
-    monkeypatch.setattr(ro, "rollout_capacity", tiny_first)
+    monkeypatch.setattr(step, "rollout_capacity", tiny_first)
     messages = []
     grown = rollout(model, info, r, v, s, box, 10, log=messages.append)
-    assert any("redoing the rollout" in m for m in messages)
+    assert any("beyond its capacity 100: redoing the predictions" in m for m in messages)
     np.testing.assert_allclose(grown.positions, reference.positions, rtol=1e-6, atol=1e-6)
 
     from flax import nnx
@@ -95,8 +97,8 @@ def test_rollout_grows_the_graph_and_stops_on_nan(trained, monkeypatch):
     broken = nnx.clone(model)  # the fixture's model is shared
     broken.target_normalizer.m2[...] = jnp.full(6, jnp.inf)
     broken.target_normalizer.count[...] = jnp.asarray(1.0)
-    monkeypatch.setattr(ro, "rollout_capacity", real)
-    with pytest.raises(RolloutError, match="non-finite positions or velocities at prediction 1"):
+    monkeypatch.setattr(step, "rollout_capacity", real)
+    with pytest.raises(RolloutError, match=r"non-finite positions or velocities at prediction 1 \(MD step 5\)"):
         rollout(broken, info, r, v, s, box, 10)
 
 
@@ -125,13 +127,19 @@ def test_metrics():
 def test_evaluate_writes_report_with_baselines(small_run, lj_dataset, tmp_path):
     from ogn.evaluate.report import evaluate_run
 
-    s = evaluate_run(small_run, lj_dataset, tmp_path, n_starts=2, horizon=10, long_steps=20, log=lambda m: None)
-    assert set(s["final_rmse"]) == {"ogn", "standing still", "constant velocity", "MD at 5 dt"}
+    s = evaluate_run(small_run, lj_dataset, tmp_path, n_starts=2, horizon=10, long_steps=20, energy_starts=2,
+                     log=lambda m: None)
+    assert set(s["final_rmse"]) == {"ogn", "standing still", "constant velocity", "zero velocity", "MD at 5 dt",
+                                    "MD from a 0.001 sigma kick"}
     # velocity Verlet at 5 dt = 0.025 blows up in the LJ liquid at T = 3 (measured: T ~ 1e33 by 20 steps),
     # which is the paper's point; constant velocity is finite and no better than MD's own scale
     assert s["final_rmse"]["MD at 5 dt"]["position"] is None
     assert 0 < s["final_rmse"]["constant velocity"]["velocity"] < 5 * np.sqrt(3.0)
     assert s["velocity_scale"] == pytest.approx(np.sqrt(3.0))
+    # zero velocity scores the thermal scale; the kicked MD, the floor, is far below every learned error here
+    assert s["final_rmse"]["zero velocity"]["velocity"] == pytest.approx(np.sqrt(3.0), rel=0.1)
+    assert s["final_rmse"]["MD from a 0.001 sigma kick"]["position"] < 0.01
+    assert len(s["long_rollout"]["ogn_energy_change_per_atom"]) == 2
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["final_rmse"] == s["final_rmse"]
     report = (tmp_path / "report.md").read_text()
@@ -167,36 +175,39 @@ def test_rollout_streams_its_frames_to_the_file(small_run, lj_dataset, tmp_path,
     """`ogn rollout` writes each chunk's kept predictions as they come (memory does not grow with the
     rollout): the file holds exactly the frames an in-memory rollout keeps, in H5MD and extxyz, and a
     rollout that fails leaves the earlier output untouched and what it had done beside it."""
-    import ogn.rollout
+    import ogn.simulator.driver
     from ogn.io.structures import read_extxyz_frames
-    from ogn.rollout import rollout_to_file
+    from ogn.simulator.files import rollout_to_file
 
     init = lj_dataset / "test" / "traj-000.h5"
     start = read_trajectory(init, frames=-1)
     model, info, _ = load_run(small_run)
-    monkeypatch.setattr(ogn.rollout, "CHUNK_ATOM_PREDICTIONS", 3 * len(start.species))  # 3 predictions a chunk
-    kept = rollout(model, info, start.positions, start.velocities, start.species, start.box, 50, log=lambda m: None,
-                   every=2)
+    config = RolloutConfig(every=2, chunk_atom_predictions=3 * len(start.species))  # 3 predictions a chunk
+    kept = rollout(model, info, start.positions, start.velocities, start.species, start.box, 50, config,
+                   log=lambda m: None)
     h5, xyz = tmp_path / "r.h5", tmp_path / "r.extxyz"
     for out in (h5, xyz):
-        rollout_to_file(small_run, init, out, 50, every=2, log=lambda m: None)
+        rollout_to_file(small_run, init, out, 50, config, log=lambda m: None)
     t, frames = read_trajectory(h5), read_extxyz_frames(xyz)
     assert list(t.steps - t.steps[0]) == [0, *kept.steps] == [f.step - frames[0].step for f in frames]
     np.testing.assert_array_equal(t.positions[1:], kept.positions)
     np.testing.assert_array_equal(t.velocities[1:], kept.velocities)
     np.testing.assert_allclose(np.stack([f.positions for f in frames[1:]]), kept.positions, rtol=1e-6)
 
-    def blow_up(*args, **kwargs):  # the rollout fails after its first chunk has been written
-        on_frames = kwargs["on_frames"]
-        on_frames(np.array([5]), start.positions[None], start.velocities[None])
-        raise RolloutError("non-finite positions")
+    real_chunk = ogn.simulator.driver.Driver._chunk
 
-    monkeypatch.setattr(ogn.rollout, "rollout", blow_up)
+    def blow_up_second(self, state, n, with_frames):  # the rollout fails after its first chunk has been written
+        if int(state.prediction) > 0:
+            raise RolloutError("non-finite positions")
+        return real_chunk(self, state, n, with_frames)
+
+    monkeypatch.setattr(ogn.simulator.driver.Driver, "_chunk", blow_up_second)
     with pytest.raises(RolloutError):
-        rollout_to_file(small_run, init, h5, 50, log=lambda m: None)
+        rollout_to_file(small_run, init, h5, 50, RolloutConfig(chunk_atom_predictions=3 * len(start.species)),
+                        log=lambda m: None)
     assert read_trajectory(h5).status == "complete" and len(read_trajectory(h5).steps) == len(t.steps)
     failed = read_trajectory(tmp_path / "r.failed.h5")
-    assert failed.status.startswith("failed: RolloutError") and len(failed.steps) == 2
+    assert failed.status.startswith("failed: RolloutError") and len(failed.steps) == 4  # the start + 3
 
 
 def test_rollout_keeps_every_eth_prediction_and_the_final_state(trained):
@@ -205,7 +216,7 @@ def test_rollout_keeps_every_eth_prediction_and_the_final_state(trained):
     model, info, frames = trained
     r, v = frames.positions[0, 0], frames.velocities[0, 0]
     full = rollout(model, info, r, v, frames.species, frames.box, 30, log=lambda s: None)
-    thin = rollout(model, info, r, v, frames.species, frames.box, 30, log=lambda s: None, every=2)
+    thin = rollout(model, info, r, v, frames.species, frames.box, 30, RolloutConfig(every=2), log=lambda s: None)
     np.testing.assert_array_equal(thin.steps, [10, 20, 30])
     np.testing.assert_array_equal(thin.positions, full.positions[1::2])
     np.testing.assert_array_equal(thin.final_velocities, full.velocities[-1])
@@ -215,13 +226,13 @@ def test_rollout_keeps_every_eth_prediction_and_the_final_state(trained):
 
 
 def test_cell_list_graphs_give_the_dense_rollout(trained, monkeypatch):
-    import ogn.rollout as ro
+    from ogn.simulator import step
 
     model, info, frames = trained
     r, v, s, box = frames.positions[0, 3], frames.velocities[0, 3], frames.species, frames.box
     dense = rollout(model, info, r, v, s, box, 20)
-    monkeypatch.setattr(ro, "DENSE_MAX_ATOMS", 0)
-    sparse = rollout(model, info, r, v, s, box, 20, skin=0.3)
+    monkeypatch.setattr(step, "DENSE_MAX_ATOMS", 0)
+    sparse = rollout(model, info, r, v, s, box, 20, RolloutConfig(skin=0.3))
     np.testing.assert_allclose(sparse.positions, dense.positions, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(sparse.velocities, dense.velocities, rtol=1e-5, atol=1e-4)
 
@@ -250,8 +261,9 @@ def test_bench_rollout_times_every_engine_and_counts_the_network(lj_dataset, tmp
     steps at the preset's N)."""
     from flax import nnx
 
-    from ogn.bench import bench_rollout, network_multiply_adds
-    from ogn.model.network import OGN, ModelConfig
+    from ogn.bench import bench_rollout, prediction_flops
+    from ogn.model.config import ModelConfig
+    from ogn.model.network import OGN
     from ogn.train import train_and_evaluate
 
     config = small_config(lj_dataset, steps=10, test_every=10, checkpoint_every=10)
@@ -260,11 +272,8 @@ def test_bench_rollout_times_every_engine_and_counts_the_network(lj_dataset, tmp
     train_and_evaluate(config, run, log=lambda s: None)
     assert json.loads((run / "run.json").read_text())["cutoff"] == 1.5
     out = tmp_path / "B.md"
-    try:  # the benchmark sets float32 process-wide, as its command does; later tests need float64 back
-        (row,) = bench_rollout(["lj"], [265], md_steps=10, threads=1, out=out, figures_dir=tmp_path,
-                               log=lambda s: None, runs={"lj": run})
-    finally:
-        jax.config.update("jax_enable_x64", True)
+    (row,) = bench_rollout(["lj"], [265], md_steps=10, threads=1, out=out, figures_dir=tmp_path,
+                           log=lambda s: None, runs={"lj": run})
     for key in ("jax_md", "lammps_1", "lammps_n", "ogn", "ogn_gflops", "run"):
         assert row[key] > 0
     # the command's steady time and start-up are differences of whole-command wall times (t(40) - t(20) MD
@@ -275,19 +284,19 @@ def test_bench_rollout_times_every_engine_and_counts_the_network(lj_dataset, tmp
     text = out.read_text()
     assert "| lj | 265 | 5 |" in text and (tmp_path / "bench-rollout-4c.png").exists()
     assert f"lj `{run}`" in text
-    # the count equals a walk over the kernels: per-edge ones once per edge (the first layer's edge block
-    # at half its rows), per-node ones once per node
-    config = ModelConfig(layers=2)
-    net = OGN(2, config, nnx.Rngs(0)).network
-    edge = net.edge_encoder.hidden.kernel.size + net.edge_encoder.out.kernel.size
-    node = net.node_encoder.hidden.kernel.size + net.node_encoder.out.kernel.size
-    node += net.decoder.hidden.kernel.size + net.decoder.out.kernel.size
-    for i, layer in enumerate(net.layers):
-        e = layer.edge_mlp
-        edge += e.edge_block.kernel.size // (2 if i == 0 else 1) + e.out.kernel.size
-        node += e.sender_block.kernel.size + e.receiver_block.kernel.size
-        node += layer.node_mlp.hidden.kernel.size + layer.node_mlp.out.kernel.size
-    assert network_multiply_adds(config, 2, 100, 1000) == edge * 1000 + node * 100
+    # XLA's count grows with the edges as the dense layers' multiply-adds do: per edge, twice the edge MLPs'
+    # kernel sizes (the first layer's edge block at half its rows) at least
+    net = OGN(2, ModelConfig(layers=2), nnx.Rngs(0))
+    frames = load_frames(lj_dataset, "test")
+    r, v = frames.positions[0, 0], frames.velocities[0, 0]
+    edges = [int(dense_graph(jnp.asarray(r, jnp.float32), frames.box, c, 1).n_edges) for c in (1.5, 2.5)]
+    flops = [prediction_flops(net, v, frames.species, dense_graph(jnp.asarray(r, jnp.float32), frames.box, c, e))
+             for c, e in zip((1.5, 2.5), edges)]
+    layers = net.network.layers
+    per_edge = sum(e.edge_block.kernel.size // (2 if i == 0 else 1) + e.out.kernel.size
+                   for i, e in enumerate(layer.edge_mlp for layer in layers))
+    per_edge += net.network.edge_encoder.hidden.kernel.size + net.network.edge_encoder.out.kernel.size
+    assert (flops[1] - flops[0]) / (edges[1] - edges[0]) > 2 * per_edge
 
 
 def test_rollout_ends_with_a_physics_summary(small_run, lj_dataset, tmp_path, capsys):
@@ -304,7 +313,8 @@ def test_rollout_ends_with_a_physics_summary(small_run, lj_dataset, tmp_path, ca
 
 
 def _write_start(tmp_path, lj_dataset, change):
-    from ogn.io.lammps_data import Structure, write_lammps_data
+    from ogn.io.lammps_data import write_lammps_data
+    from ogn.io.types import Structure
 
     t = read_trajectory(lj_dataset / "test" / "traj-000.h5", frames=slice(0, 1))
     positions, velocities = change(t.positions[0].copy(), t.velocities[0].copy())
@@ -352,7 +362,7 @@ def test_rollout_checks_the_output_before_any_work(small_run, lj_dataset, tmp_pa
 
 
 def test_start_check_names_non_finite_velocities(trained):
-    from ogn.rollout import check_start
+    from ogn.simulator.checks import check_start
     from ogn.units import LJ
 
     _, info, frames = trained
@@ -374,7 +384,7 @@ def test_energy_correction_keeps_the_total_energy_and_the_momentum(small_run, lj
                  "--energy-correction", "--energies"]) == 0
     t, start = read_trajectory(out), read_trajectory(init, frames=slice(0, 1))
     system = get_system("lj")
-    pe0, ke0, p0 = frame_energies(system, start.species, start.positions, start.velocities)
+    pe0, ke0, p0 = frame_energies(system, start.species, start.positions, start.velocities, "float64")
     total = t.potential_energy + t.kinetic_energy
     # float32 positions and velocities: the total energy is kept to ~1e-5 of the kinetic energy per step
     assert np.abs(total - (pe0[0] + ke0[0])).max() < 1e-4 * ke0[0]
@@ -382,25 +392,25 @@ def test_energy_correction_keeps_the_total_energy_and_the_momentum(small_run, lj
     assert np.abs(momentum - p0[0]).max() < 1e-4 * np.sqrt(len(t.species) * 3.0)
 
 
-def test_rollout_command_passes_its_skin_to_the_cell_list(small_run, lj_dataset, tmp_path, monkeypatch):
-    import ogn.rollout as ro
+def test_rollout_command_passes_its_skin_to_the_cell_list(small_run, lj_dataset, tmp_path, monkeypatch, capsys):
     from ogn.cli import main
+    from ogn.simulator import step
 
     init = lj_dataset / "test" / "traj-000.h5"
     out = tmp_path / "r.h5"
-    with pytest.raises(ValueError, match="--skin must be > 0"):
-        ro.rollout_to_file(small_run, init, out, 20, skin=0.0)
+    assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out), "--skin", "0"]) == 2
+    assert "--skin must be positive and finite, got 0.0" in capsys.readouterr().err
     assert not out.exists()
     skins = []
-    real = ro.sparse_neighbor_fn
-    monkeypatch.setattr(ro, "DENSE_MAX_ATOMS", 0)  # the cell list, as above 2000 atoms
-    monkeypatch.setattr(ro, "sparse_neighbor_fn", lambda box, cutoff, skin: skins.append(skin) or real(box, cutoff, skin))
+    real = step.sparse_neighbor_fn
+    monkeypatch.setattr(step, "DENSE_MAX_ATOMS", 0)  # the cell list, as above 2000 atoms
+    monkeypatch.setattr(step, "sparse_neighbor_fn", lambda box, cutoff, skin: skins.append(skin) or real(box, cutoff, skin))
     assert main(["rollout", str(small_run), "--init", str(init), "--steps", "20", "--out", str(out), "--skin", "0.4"]) == 0
     assert skins == [0.4]
 
 
 def test_default_skin_follows_the_fastest_atom():
-    from ogn.rollout import default_skin
+    from ogn.simulator.step import default_skin
 
     v = np.zeros((4, 3))
     v[2] = [3.0, 4.0, 0.0]  # |v| = 5

@@ -1,22 +1,21 @@
 """Buckingham + DSF silica against LAMMPS, against its own gradient, and at its cutoff."""
 
-import jax
-
-jax.config.update("jax_enable_x64", True)
-
 import dataclasses
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax_md import partition, space
 
-from ogn.io.lammps_data import Structure
+from ogn.io.types import Structure
 from ogn.md.lammps import reference_energy_forces
 from ogn.systems import get_system
 from ogn.systems.silica import BuckinghamDSF
 from ogn.units import METAL
+
+pytestmark = pytest.mark.float64  # the physics is checked to float64 rounding
 
 AS_ERFC_ERROR = 1.5e-7  # Abramowitz & Stegun 7.1.26: |erfc_AS(x) - erfc(x)| <= 1.5e-7 for x >= 0
 

@@ -1,18 +1,17 @@
 """Stillinger-Weber silicon against LAMMPS `pair_style sw`, a brute-force sum, and its own gradient."""
 
 import jax
-
-jax.config.update("jax_enable_x64", True)  # the LAMMPS comparison is at 1e-9, far below float32
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax_md import partition, space
 
-from ogn.io.lammps_data import Structure
+from ogn.io.types import Structure
 from ogn.md.lammps import reference_energy_forces
 from ogn.systems import get_system
 from ogn.systems.stillinger_weber import StillingerWeber
+
+pytestmark = pytest.mark.float64  # the LAMMPS comparison is at 1e-9, far below float32
 
 RTOL_LAMMPS = 1e-9
 

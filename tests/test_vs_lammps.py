@@ -12,6 +12,8 @@ from ogn.md.lammps import reference_energy_forces
 from ogn.md.simulate import make_force_field
 from ogn.systems import get_system
 
+pytestmark = pytest.mark.float64  # the physics is checked to float64 rounding
+
 TOLERANCE = 1e-9
 # EAM forces: for pairs between the last table point (nr - 1) dr = 7.5992 A and the 7.6 A cutoff LAMMPS
 # holds the tabulated energy at its last value but keeps the cubic's slope in the force, so its force
@@ -28,7 +30,7 @@ FORCE_TOLERANCE = {"cuzr": 1e-8}
 def test_energy_and_forces_match_lammps(preset, n_atoms, lammps_snapshot):
     system = get_system(preset, n_atoms=n_atoms)
     snap = lammps_snapshot(preset, n_atoms)
-    ff = make_force_field(system, snap.species)
+    ff = make_force_field(system, snap.species, precision="float64")
     positions = np.mod(snap.positions, system.sides)
     neighbor = ff.allocate(positions)
     energy, forces = ff.energy_and_forces(positions, neighbor.idx)

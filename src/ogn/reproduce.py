@@ -18,8 +18,7 @@ import numpy as np
 from ogn.data.dataset import DatasetSpec, make_dataset
 from ogn.io.files import atomic_write_text
 from ogn.systems import get_system
-
-CONFIGS = Path(__file__).resolve().parent / "configs"  # package data; ./configs links here
+from ogn.train.config import SHIPPED_CONFIGS as CONFIGS
 
 
 @dataclass(frozen=True)
@@ -113,14 +112,11 @@ def reproduce(figure: str, scale_name: str, out: str | Path, log: Callable[[str]
 
 
 def _figure5(out: Path, fig_dir: Path, scale: Scale, log, progress_factory) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure registry
 
     from ogn.data.dataset import load_frames
     from ogn.evaluate.metrics import msd
-    from ogn.train import _read_curve
+    from ogn.train.run import read_curve
 
     phases = {"liquid": False, "glass": True}
     data = {p: _dataset(out, "lj", g, scale, log) for p, g in phases.items()}
@@ -128,16 +124,17 @@ def _figure5(out: Path, fig_dir: Path, scale: Scale, log, progress_factory) -> s
     runs = {(p, k): _train(out, "lj-fast", data[p], scale, log, progress_factory, k=k, name=f"lj-{p}-fast-k{k}")
             for p in phases for k in ks}
     system = get_system("lj")
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig = Figure(figsize=(13, 3.8), layout="constrained")
+    axes = fig.subplots(1, 3)
     for p in phases:
         frames = load_frames(data[p], "test")
         t = system.dt * np.arange(frames.n_frames)
         axes[0].loglog(t[1:], np.sqrt(msd(frames.positions[0]))[1:], label=p)
-        curve = _read_curve(runs[(p, 20)] / "curve.csv")
+        curve = read_curve(runs[(p, 20)] / "curve.csv")
         axes[1].semilogy([r["epoch"] for r in curve], [r["test_loss"] for r in curve], label=f"{p}, test")
         axes[1].semilogy([r["epoch"] for r in curve[1:]], [r["train_loss"] for r in curve[1:]], "--",
                          label=f"{p}, training")
-        final = [_read_curve(runs[(p, k)] / "curve.csv")[-1]["test_loss"] for k in ks]
+        final = [read_curve(runs[(p, k)] / "curve.csv")[-1]["test_loss"] for k in ks]
         axes[2].semilogy(ks, final, "o-", label=p)
     axes[0].set(xlabel="time (LJ units)", ylabel="RMSD (sigma)", title="(A) MD")
     axes[1].set(xlabel="epoch", ylabel="loss L", title="(B) Fast-OGN, k = 20")
@@ -146,7 +143,5 @@ def _figure5(out: Path, fig_dir: Path, scale: Scale, log, progress_factory) -> s
         ax.legend(fontsize=7)
     if scale.note():
         fig.suptitle(scale.note(), fontsize=8)
-    fig.tight_layout()
     fig.savefig(fig_dir / "fig5.png", dpi=120)
-    plt.close(fig)
     return "fig5.png"

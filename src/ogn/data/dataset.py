@@ -26,6 +26,8 @@ from ogn import __version__
 from ogn.io.files import atomic_write_text
 from ogn.io.h5md import n_frames, read_trajectory
 from ogn.periodic import box_sides, minimum_image
+from ogn.precision import PRECISIONS
+from ogn.quantity import GLASS_TEMPERATURE
 from ogn.systems import System
 
 DATASET_FILE = "dataset.json"
@@ -46,11 +48,14 @@ class DatasetSpec:
     glass: bool = False
     engine: str = "jax"
     seed: int = 0
+    precision: str = "float32"  # of the jax engine's MD ("float64" needs JAX's 64-bit mode)
 
     def __post_init__(self):
         for name in ("trajectories", "test_trajectories", "steps", "k_max", "test_pairs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     def seeds(self, split: str) -> list[int]:
         if split == "train":
@@ -67,8 +72,8 @@ def make_dataset(
 ) -> dict:
     """Run the trajectories (skipping complete ones already there from the same spec) and write the
     metadata. Returns the metadata."""
-    from ogn.md.run import GLASS_TEMPERATURE, MDConfig, run_md
-    from ogn.md.simulate import float_dtype
+    from ogn.md.config import MDConfig
+    from ogn.md.run import run_md
 
     if spec.glass and system.units.name != "lj":
         raise DatasetError(f"--glass quenches to T = {GLASS_TEMPERATURE} in LJ units; preset {system.name!r} is in {system.units.name}"
@@ -81,7 +86,7 @@ def make_dataset(
         "spec": dataclasses.asdict(spec),
         "ogn_version": __version__,
         "frames_per_trajectory": spec.steps + spec.k_max,
-        "precision": np.dtype(float_dtype()).name,  # of the MD that made the trajectories
+        "precision": spec.precision if spec.engine == "jax" else "float64",  # of the MD that made the trajectories
         "train": [], "test": [],
     }
     if meta_path.exists():
@@ -94,7 +99,7 @@ def make_dataset(
             path = out_dir / split / f"traj-{i:03d}.h5"
             meta[split].append({"file": str(path.relative_to(out_dir)), "seed": seed})
             config = MDConfig(steps=meta["frames_per_trajectory"], every=1, seed=seed, engine=spec.engine,
-                              glass=spec.glass)
+                              glass=spec.glass, precision=spec.precision)
             if path.exists() and _complete(path, system, config, meta["frames_per_trajectory"]):
                 log(f"{path}: already there, kept")
                 continue
@@ -127,7 +132,7 @@ def read_metadata(data_dir: str | Path) -> dict:
 
 
 @dataclass
-class Frames:
+class SplitFrames:
     """Every frame of a split in memory: (T, F, N, 3) positions and velocities, a frame every `stride` MD
     steps. Every k below counts MD steps and must be a multiple of the stride."""
 
@@ -177,7 +182,7 @@ class Frames:
         return np.concatenate([dr, self.velocities[t, f + span] - self.velocities[t, f]], -1)
 
 
-def load_frames(data_dir: str | Path, split: str) -> Frames:
+def load_frames(data_dir: str | Path, split: str) -> SplitFrames:
     data_dir = Path(data_dir)
     meta = read_metadata(data_dir)
     if not meta[split]:
@@ -196,7 +201,7 @@ def load_frames(data_dir: str | Path, split: str) -> Frames:
     n_frames = {len(p) for p in positions}
     if len(n_frames) != 1:
         raise DatasetError(f"{data_dir}/{split}: trajectories of different lengths {sorted(n_frames)}")
-    return Frames(np.stack(positions), np.stack(velocities), np.asarray(species), box, frame_stride(meta))
+    return SplitFrames(np.stack(positions), np.stack(velocities), np.asarray(species), box, frame_stride(meta))
 
 
 def frame_stride(meta: dict) -> int:

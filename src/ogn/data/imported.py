@@ -23,8 +23,10 @@ from ogn import __version__
 from ogn.data.dataset import DATASET_FILE, DatasetError
 from ogn.io.files import atomic_write_text
 from ogn.io.h5md import TrajectoryWriter
-from ogn.io.trajectories import ObservedTrajectory, read_observed
+from ogn.io.trajectories import read_observed
+from ogn.io.types import ObservedTrajectory
 from ogn.periodic import box_text
+from ogn.quantity import kinetic_energy, kinetic_temperature
 from ogn.systems import System
 from ogn.units import UNITS
 
@@ -143,16 +145,52 @@ def stride_of(t: ObservedTrajectory, given: int | None) -> int:
     return int(gaps[0])
 
 
-def mean_kinetic_temperature(velocities: np.ndarray, masses: np.ndarray, units) -> float:
-    """Mean T of (F, N, 3) velocities with 3N - 3 degrees of freedom."""
-    kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", masses, velocities**2)
-    return float(np.mean(2 * kinetic / ((3 * len(masses) - 3) * units.boltzmann)))
-
-
 def import_dataset(train_files: list[str | Path], test_files: list[str | Path], out_dir: str | Path,
                    spec: ImportSpec, log: Callable[[str], None] = print) -> dict:
     """Read, check and write the dataset; returns its metadata (dataset.json)."""
     out_dir = Path(out_dir)
+    partial = check_request(train_files, test_files, out_dir)
+    observed = {"train": read_all(train_files, spec, log), "test": read_all(test_files, spec, log)}
+    every = observed["train"] + observed["test"]
+    check_independent(every)
+    species, codes = species_of(every, spec)
+    stride = common_stride(every, spec)
+    masses = species_masses(species, every, codes, spec.masses)
+    if 2 * spec.cutoff > every[0].box.min():
+        raise DatasetError(f"--cutoff {spec.cutoff} is more than half the smallest box side {every[0].box.min():.6g}")
+    for t in every:
+        check_continuity(t, stride * spec.dt)
+    n_frames, k_max = lengths(observed, stride, spec, log)
+    system = imported_system(spec, species, masses, codes[0], every[0].box, observed["train"])
+    meta = {
+        "format": "ogn-dataset-1",
+        "system": system.describe(),
+        "spec": {"source": "imported", "stride": stride, "k_max": k_max, "units": spec.units, "dt": spec.dt,
+                 "cutoff": spec.cutoff, "type_map": {str(k): v for k, v in spec.type_map.items()},
+                 "masses": dict(zip(species, masses)), "test_pairs": 100},
+        "ogn_version": __version__,
+        "precision": "float64",
+        "train": [], "test": [],
+    }
+    try:
+        _write(partial, observed, n_frames, stride, codes[0], np.asarray(masses)[codes[0]], system, spec, meta)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # ours: checked absent above
+        raise
+    if out_dir.exists():
+        out_dir.rmdir()  # empty, checked above
+    os.replace(partial, out_dir)
+    units = system.units
+    log(f"{len(observed['train'])} training and {len(observed['test'])} test trajectories of {system.n_atoms} atoms"
+        f" ({', '.join(f'{c} {s}' for s, c in zip(species, system.counts))}), box {box_text(every[0].box)}"
+        f" {units.length}, a frame every {stride} MD steps of {spec.dt} {units.time}, mean T {system.temperature:.4g}"
+        f" {units.temperature}, k <= {k_max}")
+    return meta
+
+
+def check_request(train_files, test_files, out_dir: Path) -> Path:
+    """The directory the dataset is built in (renamed to `out_dir` when complete), after the checks that
+    need no file read."""
     if not train_files or not test_files:
         raise DatasetError("need at least one --from (training) and one --test-from (test) trajectory")
     shared = {Path(p).resolve() for p in train_files} & {Path(p).resolve() for p in test_files}
@@ -162,28 +200,37 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DatasetError(f"{out_dir} exists and is not empty; choose another --out")
     partial = out_dir.with_name(out_dir.name + ".partial")
-    if partial.exists():
+    if partial.exists() or partial.is_symlink():
         raise DatasetError(f"{partial} exists (an interrupted import, or yours): remove it or choose another --out")
-    splits = {"train": list(train_files), "test": list(test_files)}
-    observed = {}
-    for split, files in splits.items():
-        observed[split] = []
-        for path in files:
-            log(f"reading {path}")
-            observed[split].append(read_observed(path))
-    every = observed["train"] + observed["test"]
-    units = UNITS[spec.units]
-    for t in every:
+    return partial
+
+
+def read_all(files, spec: ImportSpec, log: Callable[[str], None]) -> list[ObservedTrajectory]:
+    """Each file read, its units checked, ASE's velocities converted to the units' own."""
+    out = []
+    for path in files:
+        log(f"reading {path}")
+        t = read_observed(path)
         check_units(t, spec)
         if t.velocity_unit == "ase":  # ASE's momenta / mass: A per ASE time unit -> A per the units' time unit
             from ogn.units import ase_time_unit
 
             t.velocities = t.velocities * ase_time_unit(spec.units)
+        out.append(t)
+    return out
+
+
+def check_independent(every: list[ObservedTrajectory]) -> None:
     for i, t in enumerate(every):
         for u in every[:i]:
             if t.positions.shape == u.positions.shape and np.array_equal(t.positions[0], u.positions[0]):
                 raise DatasetError(f"{t.source} starts from the very configuration of {u.source}: the same trajectory"
                                    " twice (a test trajectory must be independent of the training ones)")
+
+
+def species_of(every: list[ObservedTrajectory], spec: ImportSpec) -> tuple[list[str], list[np.ndarray]]:
+    """(species names in order, each file's (N,) species codes): every file must hold the same atoms in
+    the same box."""
     names = [species_names_of(t, spec.type_map) for t in every]
     species = species_order(every, names)
     codes = [np.asarray([species.index(str(x)) for x in n], dtype=np.int32) for n in names]
@@ -200,13 +247,37 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
                                f" ({composition(codes[0])}) in id order; every trajectory must hold the same atoms")
         if not np.allclose(t.box, first.box, rtol=1e-9):
             raise DatasetError(f"{t.source}: box {box_text(t.box)}, but {first.source} has {box_text(first.box)}")
+    return species, codes
+
+
+def common_stride(every: list[ObservedTrajectory], spec: ImportSpec) -> int:
     strides = {t.source: stride_of(t, spec.frame_stride) for t in every}
-    stride = strides[first.source]
     if len(set(strides.values())) > 1:
         raise DatasetError(f"the files have different frame strides (MD steps between frames): {strides}")
-    masses = species_masses(species, every, codes, spec.masses)
-    if 2 * spec.cutoff > first.box.min():
-        raise DatasetError(f"--cutoff {spec.cutoff} is more than half the smallest box side {first.box.min():.6g}")
+    return strides[every[0].source]
+
+
+def check_continuity(t: ObservedTrajectory, frame_time: float) -> None:
+    """Positions unwrapped by continuity are right only while no atom moves half a box side between
+    frames. The velocities say how far each atom moved (v times the time between frames, for the mean of
+    the two frames' velocities); an unwrapped move that differs from it by half a box side or more
+    took the wrong periodic image, and the trajectory cannot be unwrapped."""
+    if not t.unwrapped_by_continuity or t.n_frames < 2:
+        return
+    moves = np.diff(t.positions, axis=0)
+    expected = 0.5 * (t.velocities[1:] + t.velocities[:-1]) * frame_time
+    off = np.abs(moves - expected) / t.box
+    if off.max() >= 0.5:
+        f, atom, axis = np.unravel_index(int(np.argmax(off)), off.shape)
+        raise DatasetError(f"{t.source}: its positions are wrapped into the box with no image flags, and between frames"
+                           f" {f} and {f + 1} atom {atom + 1} (in id order) moves {expected[f, atom, axis]:.3g} along"
+                           f" {'xyz'[axis]} by its velocity, more than the unwrapping by the nearest image can follow"
+                           f" (box side {t.box[axis]:.4g}); write unwrapped positions (dump xu yu zu) or image flags"
+                           " (ix iy iz), or frames closer together")
+
+
+def lengths(observed: dict, stride: int, spec: ImportSpec, log) -> tuple[dict[str, int], int]:
+    """(frames kept per split, k_max): a split's trajectories are stacked, so cut to its shortest."""
     n_frames = {split: min(t.n_frames for t in ts) for split, ts in observed.items()}
     span = (min(n_frames.values()) - 1) * stride
     k_max = spec.k_max or span
@@ -218,36 +289,19 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
             if t.n_frames > n_frames[split]:
                 log(f"{t.source}: using its first {n_frames[split]} of {t.n_frames} frames (the shortest {split}"
                     " trajectory's length; the trajectories of a split are stacked)")
+    return n_frames, k_max
 
-    atom_masses = np.asarray(masses)[codes[0]]
-    temperature = mean_kinetic_temperature(np.concatenate([t.velocities for t in observed["train"]]), atom_masses, units)
-    system = System(name=spec.name, units=units, species_names=tuple(species), masses=tuple(masses),
-                    charges=(0.0,) * len(species), counts=tuple(int(x) for x in np.bincount(codes[0], minlength=len(species))),
-                    box=tuple(first.box), temperature=temperature, dt=spec.dt, skin=spec.cutoff,
-                    min_distance=1e-3 * spec.cutoff, potential=None)
-    meta = {
-        "format": "ogn-dataset-1",
-        "system": system.describe(),
-        "spec": {"source": "imported", "stride": stride, "k_max": k_max, "units": spec.units, "dt": spec.dt,
-                 "cutoff": spec.cutoff, "type_map": {str(k): v for k, v in spec.type_map.items()},
-                 "masses": dict(zip(species, masses)), "test_pairs": 100},
-        "ogn_version": __version__,
-        "precision": "float64",
-        "train": [], "test": [],
-    }
-    try:
-        _write(partial, observed, n_frames, stride, codes[0], atom_masses, system, spec, meta)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)  # ours: checked absent above
-        raise
-    if out_dir.exists():
-        out_dir.rmdir()  # empty, checked above
-    os.replace(partial, out_dir)
-    log(f"{len(observed['train'])} training and {len(observed['test'])} test trajectories of {system.n_atoms} atoms"
-        f" ({', '.join(f'{c} {s}' for s, c in zip(species, system.counts))}), box {box_text(first.box)}"
-        f" {units.length}, a frame every {stride} MD steps of {spec.dt} {units.time}, mean T {temperature:.4g}"
-        f" {units.temperature}, k <= {k_max}")
-    return meta
+
+def imported_system(spec: ImportSpec, species: list[str], masses: list[float], codes: np.ndarray, box,
+                    train: list[ObservedTrajectory]) -> System:
+    """The system of the files: no potential, its temperature the training trajectories' mean."""
+    units = UNITS[spec.units]
+    atom_masses = np.asarray(masses)[codes]
+    temperature = float(np.mean(kinetic_temperature(np.concatenate([t.velocities for t in train]), atom_masses, units)))
+    return System(name=spec.name, units=units, species_names=tuple(species), masses=tuple(masses),
+                  charges=(0.0,) * len(species), counts=tuple(int(x) for x in np.bincount(codes, minlength=len(species))),
+                  box=tuple(box), temperature=temperature, dt=spec.dt, skin=0.0,
+                  min_distance=1e-3 * spec.cutoff, potential=None, graph_cutoff=spec.cutoff)
 
 
 def check_units(t: ObservedTrajectory, spec: ImportSpec) -> None:
@@ -270,7 +324,7 @@ def _write(partial: Path, observed: dict, n_frames: dict, stride: int, species, 
             f = n_frames[split]
             name = f"{split}/traj-{i:03d}.h5"
             steps = t.steps[:f] if t.steps is not None else stride * np.arange(f)
-            kinetic = 0.5 * units.mvv2e * np.einsum("n,fnk->f", atom_masses, t.velocities[:f] ** 2)
+            kinetic = kinetic_energy(t.velocities[:f], atom_masses, units.mvv2e)
             with TrajectoryWriter(partial / name, species, t.box, spec.dt,
                                   {"system": system.describe(), "source": str(Path(t.source).resolve())},
                                   spec.units) as writer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ogn.periodic import box_sides, minimum_image
+from ogn.quantity import thermal_speed
 from ogn.systems import System
 
 
@@ -42,9 +43,8 @@ def cage_length(system: System, times: np.ndarray, msd_values: np.ndarray) -> fl
 def velocity_scale(system: System, temperature: float | None = None) -> float:
     """sqrt(kB T / m) with m the mean atomic mass, in the system's velocity units (paper 2.2). T: the
     preset's unless given (a glass is quenched far below it)."""
-    mass = float(np.mean(system.atom_masses(system.species())))
     t = system.temperature if temperature is None else temperature
-    return float(np.sqrt(system.units.boltzmann * t / (system.units.mvv2e * mass)))
+    return thermal_speed(system.atom_masses(system.species()), system.units.boltzmann * t, system.units.mvv2e)
 
 
 def rdf(positions: np.ndarray, box, r_max: float, bins: int = 100) -> tuple[np.ndarray, np.ndarray]:

@@ -44,3 +44,54 @@ def check_writable(path: str | Path) -> Path:
     if not os.access(parent, os.W_OK):
         raise PermissionError(f"{path}: the directory {parent} is not writable")
     return path
+
+
+def failed_path(path: str | Path) -> Path:
+    """Where a failed or interrupted run leaves what it wrote: beside PATH, never over it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.failed{path.suffix}")
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file, however they are spelled (symlinks, `./`, hard links)."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_distinct(source: str | Path, out: str | Path) -> None:
+    """Refuse an output that is the input: writing it would destroy what is being read."""
+    if same_file(source, out):
+        raise ValueError(f"{out} is the input {source}: writing it would replace what is being read; choose another"
+                         " output name")
+
+
+class PartialFile:
+    """A file being written: a fresh temporary name beside PATH (unique, created by this process, so never
+    a stale file or a symlink someone left there, and never shared with another run writing the same PATH),
+    renamed to PATH by `finish(True)` or to failed_path(PATH) by `finish(False)`. `check`, if given, reads
+    the finished file back before it may replace PATH."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent if str(self.path.parent) else ".",
+                                   prefix=f".{self.path.name}.", suffix=".partial")
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())
+        self.tmp = Path(tmp)
+
+    def finish(self, complete: bool, check=None) -> Path:
+        """Where the file went: PATH when complete (and `check(tmp)` raised nothing), else its failed_path."""
+        if complete and check is not None:
+            try:
+                check(self.tmp)
+            except BaseException:
+                os.replace(self.tmp, failed_path(self.path))
+                raise
+        final = self.path if complete else failed_path(self.path)
+        os.replace(self.tmp, final)
+        return final
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)

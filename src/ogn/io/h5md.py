@@ -6,15 +6,15 @@ particles/all/box/edges                              (3,) orthorhombic sides, at
 observables/{potential,kinetic,total}_energy/{value,step,time}
 parameters/ogn                                       attributes: JSON metadata (system, engine, seed, ...)
 
-The writer fills `PATH.partial` and renames it to PATH when it completes, so PATH is never half a file. A
-run that fails or is interrupted (NaN, runaway, Ctrl-C) never replaces PATH: its file is closed cleanly
-with the frames written so far and `status` saying why, under `failed_path(PATH)` (STEM.failed.SUFFIX).
+The writer fills a fresh temporary file beside PATH (`ogn.io.files.PartialFile`) and renames it to PATH
+when it completes and reads back, so PATH is never half a file. A run that fails or is interrupted (NaN,
+runaway, Ctrl-C, SIGTERM, a full disk) never replaces PATH: its file is closed with the frames written so
+far and `status` saying why, under `failed_path(PATH)` (STEM.failed.SUFFIX).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from ogn import __version__
+from ogn.io.files import PartialFile
 from ogn.periodic import box_sides
 
 
@@ -30,7 +31,8 @@ class TrajectoryWriter:
                  dtype: str = "float64"):
         """`dtype`: of the stored positions and velocities (energies and times stay float64)."""
         self.path = Path(path)
-        self.tmp = self.path.with_name(self.path.name + ".partial")
+        self.partial = PartialFile(self.path)
+        self.tmp = self.partial.tmp
         self.n_atoms = len(species)
         self.dt = dt
         self.n_frames = 0
@@ -91,9 +93,7 @@ class TrajectoryWriter:
         """Rename the file to PATH when complete, else to failed_path(PATH); returns where it went."""
         self.file["parameters/ogn"].attrs["status"] = status
         self.file.close()
-        final = self.path if status == "complete" else failed_path(self.path)
-        os.replace(self.tmp, final)
-        return final
+        return self.partial.finish(status == "complete", check=lambda tmp: _check_frames(tmp, self.n_frames))
 
     def __enter__(self):
         return self
@@ -118,12 +118,6 @@ def check_h5md_name(path: str | Path) -> Path:
         raise ValueError(f"{path}: this writes H5MD, so the name must end in {', '.join(H5MD_SUFFIXES)}; export other"
                          " formats from it with `ogn convert`")
     return path
-
-
-def failed_path(path: str | Path) -> Path:
-    """Where a failed or interrupted run leaves its frames: beside PATH, never over it."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.failed{path.suffix}")
 
 
 @dataclass
@@ -190,3 +184,14 @@ def read_trajectory(path: str | Path, frames: slice | int | None = None) -> Traj
 def n_frames(path: str | Path) -> int:
     with h5py.File(path, "r") as f:
         return int(f["particles/all/position/value"].shape[0])
+
+
+def _check_frames(path: Path, frames: int) -> None:
+    """A written trajectory must read back with the frames that were written (a second writer, a full disk)."""
+    try:
+        with h5py.File(path, "r") as f:
+            found = int(f["particles/all/position/value"].shape[0])
+    except (OSError, KeyError) as err:
+        raise OSError(f"{path}: the trajectory just written does not read back ({err})") from err
+    if found != frames:
+        raise OSError(f"{path}: the trajectory just written holds {found} frames, not the {frames} written")

@@ -8,7 +8,6 @@ trajectory's units (LJ reduced, or metal: A and A/ps) and names species as the p
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ogn.io.files import atomic_write_text
-from ogn.io.lammps_data import DataFileError, Structure, read_lammps_data, text_lines
+from ogn.io.lammps_data import DataFileError, read_lammps_data, text_lines
 from ogn.io.lammps_dump import read_lammps_dump
+from ogn.io.types import Structure
 from ogn.periodic import box_sides
 
 
@@ -221,9 +221,39 @@ def ase_velocities(path: Path, f: ExtxyzFrame, error: type[DataFileError] = Data
     return f.momenta / masses[:, None]
 
 
-def extxyz_text(frames, species, species_names, box, steps=None, times=None, time_unit: str | None = None) -> str:
+@dataclass(frozen=True)
+class AseColumns:
+    """ASE's own `momenta` (amu A per ASE time unit) and `masses` columns, written beside `vel` so that
+    `ase.io.read` gets the momenta (and the temperature) right: metal and real units only."""
+
+    to_ase_velocity: float  # a velocity in the trajectory's units times this is ASE's
+    masses: np.ndarray  # (N,) amu
+
+    @classmethod
+    def of(cls, units: str, masses) -> AseColumns | None:
+        """The columns for LAMMPS `units` (None for LJ reduced units, which ASE has no place for)."""
+        from ogn.units import ase_time_unit
+
+        if units not in ("metal", "real") or masses is None:
+            return None
+        return cls(1.0 / ase_time_unit(units), np.asarray(masses, np.float64))
+
+
+def _extxyz_header(n_atoms: int, box, props: str, step=None, time=None, time_unit=None, energy=None) -> list[str]:
+    lx, ly, lz = (float(b) for b in box_sides(box))
+    extra = "" if step is None else f" Step={int(step)}"
+    if time is not None:
+        extra += f" Time={float(time)!r}" + (f" TimeUnit={time_unit}" if time_unit else "")
+    if energy is not None and np.isfinite(energy):
+        extra += f" energy={float(energy)!r}"
+    return [str(n_atoms), f'Lattice="{lx!r} 0.0 0.0 0.0 {ly!r} 0.0 0.0 0.0 {lz!r}" Properties={props} pbc="T T T"{extra}']
+
+
+def extxyz_text(frames, species, species_names, box, steps=None, times=None, time_unit: str | None = None,
+                ase: AseColumns | None = None, energies=None) -> str:
     """frames: iterable of (positions, velocities); positions as given (unwrapped stays unwrapped),
-    velocities in the trajectory's units (column `vel`).
+    velocities in the trajectory's units (column `vel`), and with `ase` also as ASE's `momenta` (with a
+    `masses` column). `energies`: each frame's potential energy (`energy=`, the system's energy unit).
 
     Where every species is a chemical element, `species` holds the symbols (ASE and OVITO read them as
     elements). Otherwise (the LJ species A and B) `species` is X, ASE's "no element", and the names go in a
@@ -232,60 +262,60 @@ def extxyz_text(frames, species, species_names, box, steps=None, times=None, tim
     from ase.data import atomic_numbers
 
     elements = all(name in atomic_numbers and name != "X" for name in species_names)
+    labels = np.asarray([species_names[s] if elements else "X" for s in species])
     out = []
-    lx, ly, lz = (float(b) for b in box_sides(box))
-    lattice = f"{lx!r} 0.0 0.0 0.0 {ly!r} 0.0 0.0 0.0 {lz!r}"
     for f, (positions, velocities) in enumerate(frames):
-        props = ("species:S:1:pos:R:3" + (":vel:R:3" if velocities is not None else "")
-                 + ("" if elements else ":species_name:S:1"))
-        extra = ""
-        if steps is not None:
-            extra += f" Step={int(steps[f])}"
-        if times is not None:
-            extra += f" Time={float(times[f])!r}" + (f" TimeUnit={time_unit}" if time_unit else "")
-        out += [str(len(species)), f'Lattice="{lattice}" Properties={props} pbc="T T T"{extra}']
-        for a in range(len(species)):
-            name = species_names[species[a]]
-            row = [name if elements else "X"] + [repr(float(x)) for x in positions[a]]
-            if velocities is not None:
-                row += [repr(float(x)) for x in velocities[a]]
-            if not elements:
-                row.append(name)
-            out.append(" ".join(row))
+        props, columns = "species:S:1:pos:R:3", [positions]
+        if velocities is not None:
+            props, columns = props + ":vel:R:3", columns + [velocities]
+            if ase is not None:
+                momenta = np.asarray(velocities, np.float64) * ase.to_ase_velocity * ase.masses[:, None]
+                props, columns = props + ":momenta:R:3:masses:R:1", columns + [momenta, ase.masses[:, None]]
+        if not elements:
+            props += ":species_name:S:1"
+        out += _extxyz_header(len(species), box, props, None if steps is None else steps[f],
+                              None if times is None else times[f], time_unit,
+                              None if energies is None else energies[f])
+        numbers = np.concatenate([np.asarray(c, np.float64).reshape(len(species), -1) for c in columns], -1)
+        for a, row in enumerate(numbers):
+            cells = [labels[a], *map(repr, row.tolist())]
+            out.append(" ".join(cells if elements else [*cells, species_names[species[a]]]))
     return "\n".join(out) + "\n"
 
 
 def write_extxyz(path: str | Path, frames, species, species_names, box, steps=None, times=None,
-                 time_unit: str | None = None) -> None:
+                 time_unit: str | None = None, ase: AseColumns | None = None) -> None:
     """All `frames` to `path` at once (written to a temporary name, then renamed); see extxyz_text."""
-    atomic_write_text(path, extxyz_text(frames, species, species_names, box, steps, times, time_unit))
+    atomic_write_text(path, extxyz_text(frames, species, species_names, box, steps, times, time_unit, ase))
 
 
 class ExtxyzWriter:
-    """An extxyz trajectory written frame block by frame block, as TrajectoryWriter writes H5MD: to
-    PATH.partial, renamed to PATH when complete, or to PATH's failed_path when the run failed."""
+    """An extxyz trajectory written frame block by frame block, as TrajectoryWriter writes H5MD: to a
+    temporary file beside PATH, renamed to PATH when complete, or to PATH's failed_path when the run failed.
+    `units` (a `Units`) and `masses` add ASE's momenta (metal, real)."""
 
-    def __init__(self, path: str | Path, species, species_names, box, dt: float, time_unit: str):
-        self.path = Path(path)
-        self.tmp = self.path.with_name(self.path.name + ".partial")
+    def __init__(self, path: str | Path, species, species_names, box, dt: float, units, masses=None):
+        from ogn.io.files import PartialFile
+
+        self.partial = PartialFile(path)
         self.species, self.species_names, self.box = species, species_names, box
-        self.dt, self.time_unit = dt, time_unit
-        self.file = open(self.tmp, "w")  # noqa: SIM115 (closed in __exit__, renamed there)
+        self.dt, self.time_unit = dt, units.time
+        self.ase = AseColumns.of(units.name, masses)
+        self.file = open(self.partial.tmp, "w")  # noqa: SIM115 (closed in __exit__, renamed there)
 
-    def append(self, steps, positions, velocities) -> None:
+    def append(self, steps, positions, velocities, potential_energy=None) -> None:
         steps = np.asarray(steps)
         self.file.write(extxyz_text(zip(positions, velocities), self.species, self.species_names, self.box,
-                                    steps=steps, times=steps * self.dt, time_unit=self.time_unit))
+                                    steps=steps, times=steps * self.dt, time_unit=self.time_unit, ase=self.ase,
+                                    energies=potential_energy))
         self.file.flush()
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        from ogn.io.h5md import failed_path
-
         self.file.close()
-        os.replace(self.tmp, self.path if exc_type is None else failed_path(self.path))
+        self.partial.finish(exc_type is None)
         return False
 
 

@@ -11,9 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ogn.io.lammps_data import Structure, write_lammps_data
+from ogn.io.h5md import TrajectoryWriter
+from ogn.io.lammps_data import write_lammps_data
 from ogn.io.lammps_module import import_lammps
+from ogn.io.types import Structure
+from ogn.md import protocols
+from ogn.md.config import RateClock, RunSummary, energy_figures, load_init, metadata
+from ogn.md.simulate import SimulationError
 from ogn.periodic import box_text
+from ogn.progress import NoProgress
+from ogn.quantity import degrees_of_freedom, temperature_of
 
 
 def new_instance(threads: int = 1):
@@ -84,25 +91,13 @@ def run_md_lammps(system, config, out, log=print, progress_factory=None, threads
     minimises (FIRE), thermalises with `fix temp/rescale` every step (window 0, fraction 1: the paper's
     rescaling), quenches with `fix nvt` for the glass, and integrates NVE with `fix nve`.
     """
-    import time
-
-    from ogn.io.h5md import TrajectoryWriter
-    from ogn.md import protocols
-    from ogn.md.run import RunSummary, energy_figures, load_init, metadata
-    from ogn.md.simulate import SimulationError, temperature
-    from ogn.progress import NoProgress
-
     progress_factory = progress_factory or NoProgress
     rng = np.random.default_rng(config.seed)
-    units = system.units
     if config.init is not None:
-        system, structure = load_init(system, config.init, config.frame)
+        system, structure = load_init(system, config.init, config.frame, log=log)
     else:
-        species = system.species()
-        log(f"placing {system.n_atoms} atoms at random in a box of {box_text(system.box)} {units.length}")
-        structure = Structure(protocols.random_positions(system, rng), species, system.box)
-    n = structure.n_atoms
-    prep_steps = 0
+        log(f"placing {system.n_atoms} atoms at random in a box of {box_text(system.box)} {system.units.length}")
+        structure = Structure(protocols.random_positions(system, rng), system.species(), system.box)
     with tempfile.TemporaryDirectory(prefix="ogn-lammps-") as tmp:
         lmp = new_instance(threads)
         try:
@@ -114,74 +109,80 @@ def run_md_lammps(system, config, out, log=print, progress_factory=None, threads
                 "thermo 0",
             ])
             if config.init is None:
-                log("minimising (FIRE)")
-                lmp.commands_list(["min_style fire", "minimize 0.0 1.0e-3 5000 50000"])
-                velocities = protocols.gaussian_velocities(system, structure.species, system.temperature, rng)
-                scatter(lmp, "v", velocities)
-                target_ke = 0.5 * (3 * n - 3) * units.boltzmann * system.temperature
-                t = system.temperature
-                lmp.commands_list(["fix ogn_nve all nve", f"fix ogn_rescale all temp/rescale 1 {t!r} {t!r} 0.0 1.0"])
-                last = 0.0
-                with progress_factory("equilibrating (velocity rescaling)", None) as advance:
-                    while prep_steps < 50_000:
-                        lmp.command("run 100 pre no post no" if prep_steps else "run 100")
-                        prep_steps += 100
-                        advance(100)
-                        removed = lmp.extract_fix("ogn_rescale", 0, 0)
-                        per_step = abs(removed - last) / 100
-                        last = removed
-                        if prep_steps >= 1000 and per_step / target_ke < 5e-3:
-                            break
-                lmp.command("unfix ogn_rescale")
-                log(f"equilibrated at T = {t} in {prep_steps} steps")
-                if config.glass:
-                    tg = config.glass_temperature
-                    lmp.commands_list([
-                        "unfix ogn_nve",
-                        f"fix ogn_nvt all nvt temp {t!r} {tg!r} {100 * system.dt!r}",
-                        f"run {config.quench_steps}",
-                        "unfix ogn_nvt",
-                        "fix ogn_nve all nve",
-                    ])
-                    prep_steps += config.quench_steps
+                prep_steps = _prepare(lmp, system, structure, config, rng, log, progress_factory)
             else:
                 scatter(lmp, "v", structure.velocities)
                 lmp.command("fix ogn_nve all nve")
+                prep_steps = 0
             lmp.command("run 0")
-
-            target_t = config.glass_temperature if config.glass else system.temperature
             meta = metadata(system, config) | {"engine": "lammps", "lammps_version": lmp.version(),
                                                "preparation_steps": prep_steps}
-            energies, kinetic, times = [], [], []
-            t0 = time.perf_counter()
-            with TrajectoryWriter(out, structure.species, system.box, system.dt, meta, units.name) as writer, \
-                    progress_factory("production NVE", config.steps) as advance:
-                frames_per_write = max(1, config.chunk_steps // config.every)
-                buffer = []
-                for f in range(config.steps // config.every):
-                    lmp.command(f"run {config.every} pre no post no")
-                    x = gather(lmp, "x", n) + gather(lmp, "image", n) * system.sides
-                    v = gather(lmp, "v", n)
-                    pe, ke = float(lmp.get_thermo("pe")), float(lmp.get_thermo("ke"))
-                    step = (f + 1) * config.every
-                    if not (np.isfinite(pe) and np.all(np.isfinite(v))):
-                        raise SimulationError(f"non-finite energy or velocities by step {step}")
-                    if temperature(ke, n, units.boltzmann) > config.runaway_factor * target_t:
-                        raise SimulationError(f"runaway temperature by step {step}")
-                    buffer.append((step, x, v, pe, ke))
-                    if len(buffer) == frames_per_write or step == config.steps:
-                        steps, xs, vs, pes, kes = (np.array(c) for c in zip(*buffer))
-                        writer.append(steps, xs, vs, pes, kes)
-                        energies.append(pes + kes)
-                        kinetic.append(kes)
-                        times.append(steps * system.dt)
-                        advance(len(buffer) * config.every)
-                        buffer = []
-            wall = time.perf_counter() - t0
+            return _production(lmp, system, structure.species, config, out, meta, prep_steps, progress_factory)
         finally:
             lmp.close()
+
+
+def _prepare(lmp, system, structure, config, rng, log, progress_factory) -> int:
+    """Minimisation, equilibration by rescaling and (for a glass) the quench; the steps they took."""
+    units, n = system.units, structure.n_atoms
+    log("minimising (FIRE)")
+    lmp.commands_list(["min_style fire", "minimize 0.0 1.0e-3 5000 50000"])
+    scatter(lmp, "v", protocols.gaussian_velocities(system, structure.species, system.temperature, rng))
+    target_ke = 0.5 * degrees_of_freedom(n) * units.boltzmann * system.temperature
+    t = system.temperature
+    lmp.commands_list(["fix ogn_nve all nve", f"fix ogn_rescale all temp/rescale 1 {t!r} {t!r} 0.0 1.0"])
+    last, prep_steps = 0.0, 0
+    with progress_factory("equilibrating (velocity rescaling, until the kinetic energy settles)", None) as advance:
+        while prep_steps < 50_000:
+            lmp.command("run 100 pre no post no" if prep_steps else "run 100")
+            prep_steps += 100
+            advance(100)
+            removed = lmp.extract_fix("ogn_rescale", 0, 0)
+            per_step = abs(removed - last) / 100
+            last = removed
+            if prep_steps >= 1000 and per_step / target_ke < 5e-3:
+                break
+    lmp.command("unfix ogn_rescale")
+    log(f"equilibrated at T = {t} in {prep_steps} steps")
+    if config.glass:
+        tg = config.glass_temperature
+        lmp.commands_list(["unfix ogn_nve", f"fix ogn_nvt all nvt temp {t!r} {tg!r} {100 * system.dt!r}",
+                           f"run {config.quench_steps}", "unfix ogn_nvt", "fix ogn_nve all nve"])
+        prep_steps += config.quench_steps
+    return prep_steps
+
+
+def _production(lmp, system, species, config, out, meta: dict, prep_steps: int, progress_factory):
+    """NVE by `fix nve`, a frame gathered every `config.every` steps and written in blocks."""
+    units, n = system.units, len(species)
+    target_t = config.glass_temperature if config.glass else system.temperature
+    energies, kinetic, times = [], [], []
+    clock = RateClock()
+    with TrajectoryWriter(out, species, system.box, system.dt, meta, units.name) as writer, \
+            progress_factory("production NVE", config.steps) as advance:
+        frames_per_write = max(1, config.chunk_steps // config.every)
+        buffer = []
+        for f in range(config.steps // config.every):
+            lmp.command(f"run {config.every} pre no post no")
+            x = gather(lmp, "x", n) + gather(lmp, "image", n) * system.sides
+            v = gather(lmp, "v", n)
+            pe, ke = float(lmp.get_thermo("pe")), float(lmp.get_thermo("ke"))
+            step = (f + 1) * config.every
+            if not (np.isfinite(pe) and np.all(np.isfinite(v))):
+                raise SimulationError(f"non-finite energy or velocities by step {step}")
+            if temperature_of(ke, n, units.boltzmann) > config.runaway_factor * target_t:
+                raise SimulationError(f"runaway temperature by step {step}")
+            buffer.append((step, x, v, pe, ke))
+            if len(buffer) == frames_per_write or step == config.steps:
+                steps, xs, vs, pes, kes = (np.array(c) for c in zip(*buffer))
+                writer.append(steps, xs, vs, pes, kes)
+                energies.append(pes + kes)
+                kinetic.append(kes)
+                times.append(steps * system.dt)
+                advance(len(buffer) * config.every)
+                buffer = []
     e, kin = np.concatenate(energies), np.concatenate(kinetic)
     drift, fluct, per_atom = energy_figures(np.concatenate(times), e, kin, n)
-    rate = config.steps / wall
-    mean_t = float(np.mean(temperature(kin, n, units.boltzmann)))
-    return RunSummary(n, config.steps, prep_steps, wall, rate, 1e6 / (rate * n), drift, fluct, per_atom, mean_t)
+    rate = config.steps / clock.wall()
+    mean_t = float(np.mean(temperature_of(kin, n, units.boltzmann)))
+    return RunSummary(n, config.steps, prep_steps, clock.wall(), rate, 1e6 / (rate * n), drift, fluct, per_atom, mean_t)

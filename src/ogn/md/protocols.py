@@ -21,12 +21,11 @@ from ogn.md.simulate import (
     MDState,
     SimulationError,
     check_state,
-    float_dtype,
     init_state,
-    kinetic_energy,
     redo_until_fits,
     velocity_verlet_step,
 )
+from ogn.quantity import degrees_of_freedom, kinetic_energy
 from ogn.systems import System
 
 
@@ -71,8 +70,8 @@ def gaussian_velocities(system: System, species, temperature: float, rng: np.ran
     masses = system.atom_masses(species)
     v = rng.normal(size=(len(masses), 3)) * np.sqrt(units.boltzmann * temperature / (masses * units.mvv2e))[:, None]
     v -= (masses[:, None] * v).sum(0) / masses.sum()
-    ke = 0.5 * units.mvv2e * np.sum(masses[:, None] * v**2)
-    target = 0.5 * (3 * len(masses) - 3) * units.boltzmann * temperature
+    ke = kinetic_energy(v, masses, units.mvv2e)
+    target = 0.5 * degrees_of_freedom(len(masses)) * units.boltzmann * temperature
     return v * np.sqrt(target / ke)
 
 
@@ -90,7 +89,7 @@ def minimize(
     system = ff.system
     force_tolerance = 1e-2 if force_tolerance is None else force_tolerance
     dmax = 0.1 * system.min_distance
-    R = jnp.asarray(np.mod(np.asarray(positions, np.float64), system.sides), dtype=float_dtype())
+    R = jnp.asarray(np.mod(np.asarray(positions, np.float64), system.sides), dtype=ff.dtype)
     neighbor = ff.allocate(R)
 
     @partial(jax.jit, static_argnums=3)
@@ -142,7 +141,7 @@ def equilibrate_rescale(
     """
     system = ff.system
     units = system.units
-    target = 0.5 * (3 * system.n_atoms - 3) * units.boltzmann * temperature
+    target = 0.5 * degrees_of_freedom(system.n_atoms) * units.boltzmann * temperature
     step = velocity_verlet_step(ff, system.dt)
 
     @jax.jit
@@ -175,6 +174,11 @@ def equilibrate_rescale(
     return state, neighbor, steps
 
 
+def floats_as(tree, dtype):
+    """`tree` with every floating-point leaf cast to `dtype`."""
+    return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, tree)
+
+
 def quench_nose_hoover(
     ff: ForceField,
     state: MDState,
@@ -199,26 +203,23 @@ def quench_nose_hoover(
         return ff.energy_and_forces(R, neighbor.idx)[1] * units.ftm2v
 
     init_fn, apply_fn = simulate.nvt_nose_hoover(force_fn, ff.shift_fn, dt, kT=units.boltzmann * t_start / units.mvv2e)
-    nvt = init_fn(
-        jax.random.PRNGKey(0),
-        state.positions,
-        mass=ff.masses[:, None],
-        neighbor=neighbor,
-        kT=units.boltzmann * t_start / units.mvv2e,
-    )
+    nvt = init_fn(jax.random.PRNGKey(0), state.positions, mass=ff.masses[:, None], neighbor=neighbor,
+                  kT=units.boltzmann * t_start / units.mvv2e)
     # keep the thermalised velocities rather than jax-md's freshly drawn ones
     nvt = nvt.set(momentum=state.velocities * ff.masses[:, None])
     # jax-md builds the chain masses in float32 at init but recomputes them in the working precision each
     # step; a scan carry must keep one dtype, so cast every float leaf to the positions' dtype up front
     dtype = state.positions.dtype
-    nvt = jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, nvt)
+    nvt = floats_as(nvt, dtype)
 
     @jax.jit
     def run_block(nvt, neighbor, first):
         def body(carry, i):
             nvt, neighbor = carry
             t = t_start + (t_end - t_start) * jnp.minimum((first + i + 1) / n_steps, 1.0)
-            nvt = apply_fn(nvt, neighbor=neighbor, kT=units.boltzmann * t / units.mvv2e)
+            # in 64-bit mode jax-md computes the chain in float64 whatever its inputs: back to the working dtype
+            kT = jnp.asarray(units.boltzmann * t / units.mvv2e, dtype)
+            nvt = floats_as(apply_fn(nvt, neighbor=neighbor, kT=kT), dtype)
             neighbor = neighbor.update(nvt.position)
             return (nvt, neighbor), None
 

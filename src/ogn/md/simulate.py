@@ -19,22 +19,14 @@ import numpy as np
 from jax_md import dataclasses as jdc
 from jax_md import partition, space
 
+from ogn.periodic import box_text
+from ogn.precision import float_dtype
+from ogn.quantity import kinetic_energy, temperature_of
 from ogn.systems import System
 
 
 class SimulationError(RuntimeError):
     """The dynamics went wrong (NaN, runaway temperature): the message says where."""
-
-
-def set_precision(precision: str) -> None:
-    """Process-wide float width; call before any array is created."""
-    if precision not in ("float32", "float64"):
-        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
-    jax.config.update("jax_enable_x64", precision == "float64")
-
-
-def float_dtype():
-    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 
 @jdc.dataclass
@@ -58,20 +50,35 @@ class ForceField:
     energy_fn: Callable  # (positions, neighbor_idx) -> energy
     neighbor_fn: partition.NeighborListFns
 
+    @property
+    def dtype(self):
+        """The arithmetic of everything computed with this force field."""
+        return self.masses.dtype
+
     def energy_and_forces(self, positions, neighbor_idx):
         energy, grad = jax.value_and_grad(self.energy_fn)(positions, neighbor_idx)
         return energy, -grad
 
     def allocate(self, positions, extra_capacity: int = 0) -> partition.NeighborList:
-        return self.neighbor_fn.allocate(positions, extra_capacity=extra_capacity)
+        """A neighbor list for `positions`, in the force field's dtype whatever the caller's arrays are."""
+        return self.neighbor_fn.allocate(jnp.asarray(positions, self.dtype), extra_capacity=extra_capacity)
 
 
-def make_force_field(system: System, species, capacity_multiplier: float = 1.25) -> ForceField:
+def make_force_field(system: System, species, capacity_multiplier: float = 1.25, precision: str = "float32"
+                     ) -> ForceField:
+    """`system`'s potential for atoms of (N,) `species`, computing in `precision` ("float64" needs JAX's
+    64-bit mode, `ogn.precision`)."""
     species = np.asarray(species, dtype=np.int32)
     if species.min() < 0 or species.max() >= system.n_species:
         bad = species[(species < 0) | (species >= system.n_species)][0]
         raise ValueError(f"unknown species index {bad}: preset {system.name!r} has {system.n_species} species")
-    return _force_field(system, species.tobytes(), capacity_multiplier, np.dtype(float_dtype()).name)
+    if system.potential is None:
+        raise ValueError(f"{system.name!r} has no potential ogn knows: no MD or energies for it")
+    if min(system.box) < 2 * system.neighbor_cutoff * (1 - 1e-12):  # tolerate rounding of a density-derived box
+        raise ValueError(f"box {box_text(system.box)} has a side smaller than twice the neighbor cutoff r_c ="
+                         f" {system.neighbor_cutoff:.6g} of {system.name}'s potential (needs >="
+                         f" {2 * system.neighbor_cutoff:.6g}): minimum-image pairs would be wrong; use more atoms")
+    return _force_field(system, species.tobytes(), capacity_multiplier, float_dtype(precision).name)
 
 
 @lru_cache(maxsize=16)
@@ -79,7 +86,7 @@ def _force_field(system: System, species_bytes: bytes, capacity_multiplier: floa
     """Cached: the compiled steps take the force field as a static argument, so handing back the same object
     for the same system lets a second trajectory (a dataset, a test) reuse the first one's compilation."""
     species = np.frombuffer(species_bytes, dtype=np.int32)
-    box = jnp.asarray(system.sides, dtype=float_dtype())
+    box = jnp.asarray(system.sides, dtype=dtype)
     displacement_fn, shift_fn = space.periodic(box)
     neighbor_fn = partition.neighbor_list(
         displacement_fn,
@@ -90,22 +97,13 @@ def _force_field(system: System, species_bytes: bytes, capacity_multiplier: floa
         format=getattr(partition.NeighborListFormat, system.potential.neighbor_format),
     )
     energy_fn = system.potential.energy_fn(displacement_fn, jnp.asarray(species))
-    masses = jnp.asarray(system.atom_masses(species), dtype=float_dtype())
+    masses = jnp.asarray(system.atom_masses(species), dtype=dtype)
     return ForceField(system, jnp.asarray(species), masses, displacement_fn, shift_fn, energy_fn, neighbor_fn)
-
-
-def kinetic_energy(velocities, masses, mvv2e: float):
-    return 0.5 * mvv2e * jnp.sum(masses[:, None] * velocities**2)
-
-
-def temperature(kinetic, n_atoms: int, boltzmann: float):
-    """Temperature with 3N - 3 degrees of freedom (total momentum is zero), as LAMMPS's `compute temp`."""
-    return 2.0 * kinetic / ((3 * n_atoms - 3) * boltzmann)
 
 
 def init_state(ff: ForceField, positions, velocities, neighbor) -> MDState:
     box = ff.system.sides
-    dtype = float_dtype()
+    dtype = ff.dtype
     positions = np.asarray(positions, dtype=np.float64)
     image = np.floor(positions / box)
     wrapped = positions - image * box
@@ -117,7 +115,7 @@ def init_state(ff: ForceField, positions, velocities, neighbor) -> MDState:
 
 def velocity_verlet_step(ff: ForceField, dt: float) -> Callable:
     """(state, neighbor) -> (state, neighbor): one NVE step; the list is refreshed when atoms moved > skin/2."""
-    box = jnp.asarray(ff.system.sides, float_dtype())
+    box = jnp.asarray(ff.system.sides, ff.dtype)
     ftm2v = ff.system.units.ftm2v
     inv_mass = (ftm2v / ff.masses)[:, None]
 
@@ -135,13 +133,8 @@ def velocity_verlet_step(ff: ForceField, dt: float) -> Callable:
     return step
 
 
-def rescale_to(velocities, masses, target_kinetic, mvv2e):
-    current = kinetic_energy(velocities, masses, mvv2e)
-    return velocities * jnp.sqrt(target_kinetic / current), current
-
-
 @dataclass
-class Frames:
+class FrameBlock:
     """Host copies of the frames a chunk produced."""
 
     steps: np.ndarray  # (F,) int
@@ -204,7 +197,7 @@ def check_state(ff: ForceField, state: MDState, step: int, max_temperature: floa
         raise SimulationError(f"non-finite positions, velocities or energy by step {step}")
     if max_temperature is not None:
         units = ff.system.units
-        t = float(temperature(kinetic_energy(state.velocities, ff.masses, units.mvv2e), len(v), units.boltzmann))
+        t = float(temperature_of(kinetic_energy(state.velocities, ff.masses, units.mvv2e), len(v), units.boltzmann))
         if t > max_temperature:
             raise SimulationError(
                 f"runaway temperature {t:.4g} > {max_temperature:.4g} by step {step} (timestep too large?)"
@@ -217,17 +210,16 @@ def run_nve(
     neighbor,
     n_steps: int,
     every: int,
-    on_frames: Callable[[Frames], None] | None = None,
+    on_frames: Callable[[FrameBlock], None] | None = None,
     chunk_steps: int = 1000,
     max_temperature: float | None = None,
-    first_step: int = 0,
     log: Callable[[str], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ):
-    """Run n_steps of NVE, handing a `Frames` every `every` steps to on_frames, one chunk at a time.
+    """Run n_steps of NVE, handing a `FrameBlock` every `every` steps to on_frames, one chunk at a time.
 
     Returns (state, neighbor). Raises SimulationError on NaN or runaway; frames of completed chunks have
-    already been handed over by then.
+    already been handed over by then. The arithmetic is the force field's.
     """
     if n_steps % every:
         raise ValueError(f"steps ({n_steps}) must be a multiple of every ({every})")
@@ -235,7 +227,7 @@ def run_nve(
     dt = ff.system.dt
     frames_left = n_steps // every
     frames_per_chunk = max(1, chunk_steps // every)
-    step = first_step
+    step = 0
     while frames_left:
         n_frames = min(frames_per_chunk, frames_left)
         (new_state, new_neighbor, out), neighbor = redo_until_fits(
@@ -246,7 +238,7 @@ def run_nve(
         if on_frames is not None:
             positions, image, velocities, pe, ke = (np.asarray(x) for x in out)
             on_frames(
-                Frames(
+                FrameBlock(
                     steps=step + every * np.arange(1, n_frames + 1),
                     positions=positions.astype(np.float64) + image.astype(np.float64) * box,
                     velocities=velocities.astype(np.float64),
@@ -261,18 +253,13 @@ def run_nve(
     return state, neighbor
 
 
-def unwrapped_positions(ff: ForceField, state: MDState) -> np.ndarray:
-    return np.asarray(state.positions, np.float64) + np.asarray(state.image, np.float64) * ff.system.sides
-
-
-def make_frame_energies(system: System, species: np.ndarray) -> Callable:
+def make_frame_energies(system: System, species: np.ndarray, precision: str = "float32") -> Callable:
     """A function (F, N, 3) positions, velocities -> (F,) potential and kinetic energy with the true
-    potential (in the working precision), and (F, 3) total momentum. The potentials come from one compiled
+    potential (in `precision`), and (F, 3) total momentum. The potentials come from one compiled
     scan over the frames, its neighbor list refreshed as atoms move, reallocated (and the scan redone) if it
     overflows, and carried from one call to the next (a rollout written chunk by chunk)."""
-    ff = make_force_field(system, species)
+    ff = make_force_field(system, species, precision=precision)
     masses = np.asarray(ff.masses)
-    per_frame = jax.vmap(kinetic_energy, in_axes=(0, None, None))
     neighbor = None
 
     @jax.jit
@@ -286,12 +273,12 @@ def make_frame_energies(system: System, species: np.ndarray) -> Callable:
 
     def energies(positions: np.ndarray, velocities: np.ndarray):
         nonlocal neighbor
-        wrapped = jnp.asarray(np.mod(positions, system.sides), float_dtype())
+        wrapped = jnp.asarray(np.mod(positions, system.sides), ff.dtype)
         if neighbor is None:
             neighbor = ff.allocate(wrapped[0])
         (potential, _, neighbor), _ = redo_until_fits(lambda nb: potentials(wrapped, nb), lambda result: result[1],
                                                       ff, wrapped[0], neighbor)
-        kinetic = np.asarray(per_frame(jnp.asarray(velocities, float_dtype()), ff.masses, system.units.mvv2e),
+        kinetic = np.asarray(kinetic_energy(jnp.asarray(velocities, ff.dtype), ff.masses, system.units.mvv2e),
                              dtype=float)
         momentum = np.einsum("n,fnk->fk", masses, velocities)
         return np.asarray(potential, dtype=float), kinetic, momentum
@@ -299,9 +286,10 @@ def make_frame_energies(system: System, species: np.ndarray) -> Callable:
     return energies
 
 
-def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray):
-    """make_frame_energies(system, species)(positions, velocities), for one set of frames."""
-    return make_frame_energies(system, species)(positions, velocities)
+def frame_energies(system: System, species: np.ndarray, positions: np.ndarray, velocities: np.ndarray,
+                   precision: str = "float32"):
+    """make_frame_energies(system, species, precision)(positions, velocities), for one set of frames."""
+    return make_frame_energies(system, species, precision)(positions, velocities)
 
 
 def closest_pair(positions: np.ndarray, box) -> tuple[int, int, float]:
@@ -322,17 +310,17 @@ def closest_pair(positions: np.ndarray, box) -> tuple[int, int, float]:
 
 def structure_energy_and_forces(system: System, path) -> tuple[float, np.ndarray]:
     """`ogn energy`: the potential energy and (N, 3) forces of a structure file in float64 (atoms in id
-    order), the system reshaped to the file's atom count and box. A non-finite result is an error that
-    names the closest pair of atoms (two atoms on one site give an infinite or NaN energy)."""
+    order; needs JAX's 64-bit mode), the system reshaped to the file's atom count and box. A non-finite
+    result is an error that names the closest pair of atoms (two atoms on one site give an infinite or NaN
+    energy)."""
     import dataclasses
 
     from ogn.io.structures import read_structure
 
-    set_precision("float64")
     structure = read_structure(path, system.species_names)
     counts = tuple(int(np.sum(structure.species == k)) for k in range(system.n_species))
     system = dataclasses.replace(system, counts=counts, box=structure.box)
-    ff = make_force_field(system, structure.species)
+    ff = make_force_field(system, structure.species, precision="float64")
     positions = np.mod(structure.positions, system.sides)
     energy, forces = ff.energy_and_forces(positions, ff.allocate(positions).idx)
     energy, forces = float(energy), np.asarray(forces, np.float64)

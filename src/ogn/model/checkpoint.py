@@ -25,7 +25,8 @@ from flax import nnx
 
 from ogn.config import build_dataclass
 from ogn.io.files import atomic_write_bytes
-from ogn.model.network import OGN, ModelConfig, make_model
+from ogn.model.config import ModelConfig
+from ogn.model.network import OGN, make_model
 from ogn.model.normalizer import Statistic
 
 CHECKPOINT_FORMAT = "ogn-checkpoint-2"
@@ -101,7 +102,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise ValueError(f"{path}: its meta record is corrupt ({err})") from err
     found = meta.get("format")
     if found != CHECKPOINT_FORMAT:
-        hint = (" (parameters stored by position); convert it with scripts/convert_checkpoint.py"
+        hint = (" (parameters stored by position); convert it with `python -m ogn.model.convert RUN_DIR`"
                 if any(k.startswith("leaf_") for k in arrays) else "")
         raise ValueError(f"{path}: checkpoint format {found!r}, this ogn reads {CHECKPOINT_FORMAT!r}{hint}")
     return meta, arrays
@@ -129,7 +130,7 @@ def read_run_info(run_dir: Path) -> dict:
     return info
 
 
-SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"  # package data; ./models links here
+SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "pretrained"  # package data; ./models links here
 
 
 def resolve_run(run: str | Path) -> Path:
@@ -162,4 +163,6 @@ def load_run(run_dir: str | Path) -> tuple[OGN, dict, ModelConfig]:
 
 def new_model(info: dict, config: ModelConfig, seed: int = 0) -> OGN:
     """An untrained model for the system and k that `info` (run.json) describes."""
-    return make_model(len(info["system"]["species"]), config, nnx.Rngs(seed), int(info["k"]) * float(info["dt"]))
+    system = info["system"]
+    return make_model(len(system["species"]), config, nnx.Rngs(seed), int(info["k"]) * float(info["dt"]),
+                      system.get("masses"))

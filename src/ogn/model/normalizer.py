@@ -34,6 +34,10 @@ class Normalizer(nnx.Module):
         self.m2[...] = self.m2[...] + m2_new + delta**2 * n_old * frac
         self.count[...] = total
 
+    def mean_square(self) -> jax.Array:
+        """(size,) the mean of x^2 over everything seen (0 before anything has been)."""
+        return self.m2[...] / jnp.maximum(self.count[...], 1.0) + self.mean[...] ** 2
+
     @property
     def std(self) -> jax.Array:
         variance = self.m2[...] / jnp.maximum(self.count[...], 1.0)

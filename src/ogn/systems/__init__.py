@@ -39,9 +39,12 @@ class System:
     box: tuple[float, float, float]  # orthorhombic box sides (a number is a cube's side); `sides` as an array
     temperature: float
     dt: float
-    skin: float  # neighbor cutoff r_c = potential.cutoff + skin (graph cutoff when there is no potential)
+    skin: float  # of the potential's neighbor list: r_c = potential.cutoff + skin
     min_distance: float  # closest approach allowed by random placement
     potential: Potential | None  # None for a system known only from its trajectories (no energies, no MD)
+    # a learned model's graph cutoff unless its config sets one: None for r_c (a preset's, the paper's
+    # choice); a system known only from its trajectories has no r_c and sets it (`ogn dataset --cutoff`)
+    graph_cutoff: float | None = None
 
     def __post_init__(self):
         n = len(self.species_names)
@@ -54,11 +57,8 @@ class System:
                 raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
         if self.skin < 0:
             raise ValueError(f"skin must be >= 0, got {self.skin}")
-        if min(self.box) < 2 * self.neighbor_cutoff * (1 - 1e-12):  # tolerate rounding of a density-derived box
-            raise ValueError(
-                f"box side {min(self.box):.6g} is smaller than twice the neighbor cutoff r_c = {self.neighbor_cutoff:.6g}"
-                f" (needs >= {2 * self.neighbor_cutoff:.6g}): minimum-image pairs would be wrong; use more atoms"
-            )
+        # a box too small for the potential's r_c is refused where the potential is used (make_force_field):
+        # a learned rollout needs only twice the model's graph cutoff
 
     @property
     def n_atoms(self) -> int:
@@ -86,6 +86,10 @@ class System:
         return self.potential_cutoff + self.skin
 
     @property
+    def default_graph_cutoff(self) -> float:
+        return self.neighbor_cutoff if self.graph_cutoff is None else self.graph_cutoff
+
+    @property
     def number_density(self) -> float:
         return self.n_atoms / self.volume
 
@@ -95,9 +99,6 @@ class System:
 
     def atom_masses(self, species) -> np.ndarray:
         return np.asarray(self.masses, dtype=np.float64)[np.asarray(species)]
-
-    def atom_charges(self, species) -> np.ndarray:
-        return np.asarray(self.charges, dtype=np.float64)[np.asarray(species)]
 
     def scaled(self, n_atoms: int) -> System:
         """The same system with n_atoms atoms at the same number density, composition and box shape."""
@@ -129,7 +130,7 @@ class System:
             "potential_cutoff": self.potential_cutoff,
             "neighbor_cutoff": self.neighbor_cutoff,
             "potential": repr(self.potential),
-        }
+        } | ({} if self.graph_cutoff is None else {"graph_cutoff": self.graph_cutoff})
 
 
 def _lj(form: str) -> System:
@@ -254,7 +255,9 @@ def system_from_description(d: dict) -> System:
         return System(name=d["name"], units=UNITS[d["units"]], species_names=tuple(d["species"]),
                       masses=tuple(d["masses"]), charges=tuple(d.get("charges") or [0.0] * len(d["species"])),
                       counts=tuple(d["counts"]), box=d["box"], temperature=d["temperature"], dt=d["dt"],
-                      skin=d["neighbor_cutoff"], min_distance=d.get("min_distance", 1e-6), potential=None)
+                      skin=0.0, min_distance=d.get("min_distance", 1e-6), potential=None,
+                      # datasets imported before graph_cutoff existed kept it as neighbor_cutoff
+                      graph_cutoff=d.get("graph_cutoff", d["neighbor_cutoff"]))
     system = get_system(d["name"], temperature=d["temperature"], dt=d["dt"],
                         skin=d["neighbor_cutoff"] - d["potential_cutoff"])
     return dataclasses.replace(system, counts=tuple(d["counts"]), box=d["box"])

@@ -245,6 +245,25 @@ class _Lines:
         return np.asarray(out, dtype=np.float64)
 
 
+def _grid(lines: _Lines) -> tuple[int, float, int, float, float]:
+    """(nrho, drho, nr, dr, cutoff) from the grid line."""
+    words = lines.words("the grid line")
+    if len(words) < 5:
+        lines.fail(f"the grid line must be 'nrho drho nr dr cutoff', got {' '.join(words)!r}")
+    nrho = lines.number(words[0], "nrho", int)
+    drho = lines.number(words[1], "drho")
+    nr = lines.number(words[2], "nr", int)
+    dr = lines.number(words[3], "dr")
+    cutoff = lines.number(words[4], "cutoff")
+    for name, value in (("nrho", nrho), ("nr", nr)):
+        if value < 5:
+            lines.fail(f"{name} must be >= 5, got {value}")
+    for name, value in (("drho", drho), ("dr", dr), ("cutoff", cutoff)):
+        if not value > 0:
+            lines.fail(f"{name} must be positive, got {value}")
+    return nrho, drho, nr, dr, cutoff
+
+
 def read_setfl_fs(path: str | Path) -> FinnisSinclair:
     """A Finnis-Sinclair setfl file, read as LAMMPS `pair_style eam/fs` reads it.
 
@@ -265,20 +284,7 @@ def read_setfl_fs(path: str | Path) -> FinnisSinclair:
         lines.fail(f"the element line must be N and N names, got {' '.join(words)!r}")
     elements = tuple(words[1:])
 
-    words = lines.words("the grid line")
-    if len(words) < 5:
-        lines.fail(f"the grid line must be 'nrho drho nr dr cutoff', got {' '.join(words)!r}")
-    nrho = lines.number(words[0], "nrho", int)
-    drho = lines.number(words[1], "drho")
-    nr = lines.number(words[2], "nr", int)
-    dr = lines.number(words[3], "dr")
-    cutoff = lines.number(words[4], "cutoff")
-    for name, value in (("nrho", nrho), ("nr", nr)):
-        if value < 5:
-            lines.fail(f"{name} must be >= 5, got {value}")
-    for name, value in (("drho", drho), ("dr", dr), ("cutoff", cutoff)):
-        if not value > 0:
-            lines.fail(f"{name} must be positive, got {value}")
+    nrho, drho, nr, dr, cutoff = _grid(lines)
 
     masses, embedding = [], []
     density = np.empty((n_elements, n_elements, nr))

@@ -22,11 +22,3 @@ def ordered_pair_geometry(displacement_fn, positions, pair_idx):
     r2 = jnp.sum(dR * dR, axis=-1)
     r = jnp.sqrt(jnp.where(valid, r2, 1.0))
     return i, j, dR, r, valid
-
-
-def species_pair_table(values, n_species: int) -> jnp.ndarray:
-    """A symmetric (S, S) table from a {(a, b): value} mapping with a <= b."""
-    table = [[0.0] * n_species for _ in range(n_species)]
-    for (a, b), v in values.items():
-        table[a][b] = table[b][a] = float(v)
-    return jnp.asarray(table)

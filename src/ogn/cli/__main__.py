@@ -1,0 +1,5 @@
+import sys
+
+from ogn.cli import main
+
+sys.exit(main())

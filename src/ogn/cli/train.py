@@ -1,0 +1,31 @@
+"""`ogn train`: a model trained into a run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ogn.cli.common import STOP, console, training_bar
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train an OGN / Fast-OGN (paper 4.4) into a run directory")
+    p.add_argument("config", help="YAML config (see configs/); a shipped config also by its name (fast.yaml)")
+    p.add_argument("--data", help="dataset directory (overrides the config's `data`)")
+    p.add_argument("--out", help="run directory (default runs/CONFIG-NAME)")
+    p.add_argument("--steps", type=int, help="gradient steps (overrides train.steps; default: the config's)")
+    p.add_argument("--k", type=int, help="MD steps per prediction, a multiple of the dataset's frame stride"
+                                         " (overrides train.k; default: the config's)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.set_defaults(func=run, needs_x64=lambda args: False, gentle_stop=True)
+
+
+def run(args) -> int:
+    from ogn.train import load_config, train_and_evaluate
+
+    config = load_config(args.config, data=args.data, steps=args.steps, k=args.k)
+    out = args.out or str(Path("runs") / Path(args.config).stem)
+    info = train_and_evaluate(config, out, resume=args.resume, log=console().log, progress_factory=training_bar,
+                              stop_requested=STOP, source=args.config)
+    console().print(f"[bold]trained[/bold] {out}: {info['step']} steps, test loss {info['test_loss']:.4g}, "
+                    f"{info['wall_time_s']:.0f} s on {info['device']}")
+    return 0

@@ -1,0 +1,118 @@
+"""The `train:` section of a run's config, the whole run config, and loading it from YAML (validated on
+load, the Flax examples' frozen dataclasses)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ogn.config import build_dataclass
+from ogn.model.config import ModelConfig
+from ogn.model.registry import network_class
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    k: int = 1  # MD steps per prediction
+    steps: int = 20_000_000  # gradient steps (paper: 1000 epochs of 10 000 configurations)
+    batch_size: int = 1  # configurations per gradient step (paper: 1)
+    learning_rate: float = 1e-4  # paper: LR = 1e-4 * 0.1^(K / 1e7), floored at 1e-6
+    lr_decay_rate: float = 0.1
+    lr_decay_steps: float = 1e7  # the horizon: LR falls by lr_decay_rate every this many steps
+    lr_final: float = 1e-6
+    augment: bool = True  # a random symmetry of the box per configuration per epoch (none for the equivariant network)
+    test_every: int = 1000  # paper: 1000
+    test_pairs: int = 100  # paper: 100
+    checkpoint_every: int = 10_000
+    steps_per_call: int = 100  # gradient steps per compiled call; test/checkpoint periods round up to it
+    edge_capacity_margin: float = 1.05  # edge capacity = margin x the most edges of any configuration
+    # Training noise (DeepMind GNS), 0 = off (paper): each input state is perturbed by Gaussian noise of
+    # this fraction of the data's velocity spread (per component) in v, and of that times k dt in r, and
+    # the targets lead back to the true state k steps later, so the model learns to undo its own errors.
+    noise: float = 0.0
+    # Push-forward training (Brandstetter et al. 2022), 1 = off (paper): the model is applied unroll - 1
+    # times without gradient from each start, and trained on the state it reaches, towards the true state
+    # `unroll` predictions after the start; the test loss stays the one-prediction loss.
+    unroll: int = 1
+    unroll_warmup: int = 1000  # one-prediction steps before push-forward starts (an untrained model's are noise)
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("k", "steps", "batch_size", "test_every", "test_pairs", "checkpoint_every", "steps_per_call",
+                     "unroll"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.unroll_warmup < 0:
+            raise ValueError(f"train.unroll_warmup must be >= 0, got {self.unroll_warmup}")
+        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"train.learning_rate must be positive and finite, got {self.learning_rate}")
+        if not 0 < self.lr_decay_rate <= 1:
+            raise ValueError(f"train.lr_decay_rate is the factor per lr_decay_steps, in (0, 1], got {self.lr_decay_rate}")
+        if not (np.isfinite(self.lr_decay_steps) and self.lr_decay_steps >= 1):
+            raise ValueError(f"train.lr_decay_steps must be >= 1 (steps over which the rate falls by lr_decay_rate),"
+                             f" got {self.lr_decay_steps}")
+        if not 0 < self.lr_final <= self.learning_rate:
+            raise ValueError(f"need 0 < lr_final <= learning_rate, got {self.lr_final}, {self.learning_rate}")
+        if not 0 <= self.noise < 1:
+            raise ValueError(f"train.noise is a fraction of the velocity spread in [0, 1), got {self.noise}")
+        if self.edge_capacity_margin < 1:
+            raise ValueError(f"train.edge_capacity_margin must be >= 1, got {self.edge_capacity_margin}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: str  # dataset directory (`ogn dataset`)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def config_from_dict(d: dict) -> RunConfig:
+    d = dict(d or {})
+    unknown = set(d) - {"data", "model", "train"}
+    if unknown:
+        raise ValueError(f"unknown section(s) {sorted(unknown)}; known: data, model, train")
+    if "data" not in d:
+        raise ValueError("the config names no dataset: add `data: DIR`, or pass --data")
+    config = RunConfig(
+        data=str(d["data"]),
+        model=build_dataclass(ModelConfig, d.get("model", {}), "model"),
+        train=build_dataclass(TrainConfig, d.get("train", {}), "train"),
+    )
+    network_class(config.model.network)  # an unknown network is a config error, found on load
+    return config
+
+
+SHIPPED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def load_config(path: str | Path, **overrides) -> RunConfig:
+    """A RunConfig from YAML; `overrides` data=..., steps=..., k=... replace what the file says. A path that
+    does not exist but names a shipped config (`configs/fast.yaml`, `fast.yaml`) is that config."""
+    path = Path(path)
+    if not path.is_file() and (SHIPPED_CONFIGS / path.name).is_file() and len(path.parts) <= 2:
+        path = SHIPPED_CONFIGS / path.name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file; shipped configs: "
+                                + ", ".join(sorted(p.name for p in SHIPPED_CONFIGS.glob("*.yaml"))))
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a YAML text file ({err})") from err
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: expected a mapping with data, model and train at the top, got a {type(d).__name__}")  # noqa: TRY004
+    if overrides.get("data") is not None:
+        d["data"] = overrides["data"]
+    for name in ("steps", "k"):
+        if overrides.get(name) is not None:
+            d.setdefault("train", {})[name] = overrides[name]
+    try:
+        return config_from_dict(d)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err

@@ -1,0 +1,84 @@
+"""The compiled training and test steps as pure functions: parameters, statistics, optimizer state and
+the data go in as arguments, nothing is captured but the model's structure and the optimizer.
+
+`make_train_chunk` scans a chunk of gradient steps; `make_test_loss` is the mean one-prediction loss over
+the test pairs. Both report the most edges any graph needed, so the host can grow the edge capacity and
+redo the chunk (never a silently dropped edge).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from ogn.model.normalizer import Statistic
+from ogn.train.batches import PairData, batch_graph
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """What a compiled step is specialised on (a new capacity compiles anew)."""
+
+    cutoff: float  # the graph's
+    capacity: int  # edge slots per configuration
+    noise: tuple[float, float]  # (position, velocity) standard deviations of the input noise
+    seed: int  # of the input noise
+
+
+def make_train_chunk(graphdef, tx: optax.GradientTransformation, spec: StepSpec):
+    """train_chunk(params, stats, opt_state, data, symmetries, first_step, picks, unroll) -> (params, stats,
+    opt_state, losses (C,), most edges): C gradient steps on (C, B, 2) picks of (pair index, symmetry)."""
+    noise_key = jax.random.key(spec.seed)
+
+    def train_step(unroll, data: PairData, symmetries, carry, step_and_pick):
+        params, stats, opt_state = carry
+        step, pick = step_and_pick
+        picks = jnp.concatenate([data.starts[pick[:, 0]], pick[:, 1:]], -1)
+        model = nnx.merge(graphdef, jax.lax.stop_gradient(params), stats)
+        velocities, species, graph, targets, most_edges = batch_graph(
+            data, picks, symmetries, spec.cutoff, spec.capacity, spec.noise, jax.random.fold_in(noise_key, step),
+            unroll, model.raw_prediction)
+        # statistics first: every input is standardised by everything seen so far, itself included
+        model.update_statistics(velocities, species, graph, targets)
+        stats = nnx.state(model, Statistic)
+
+        def loss_fn(p):
+            return nnx.merge(graphdef, p, stats).loss(velocities, species, graph, targets)
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), stats, opt_state), (loss, most_edges)
+
+    @functools.partial(jax.jit, static_argnums=7)
+    def train_chunk(params, stats, opt_state, data, symmetries, first_step, picks, unroll):
+        steps = first_step + jnp.arange(picks.shape[0])
+        step = functools.partial(train_step, unroll, data, symmetries)
+        (params, stats, opt_state), (losses, edges) = jax.lax.scan(step, (params, stats, opt_state), (steps, picks))
+        return params, stats, opt_state, losses, edges.max()
+
+    return train_chunk
+
+
+def make_test_loss(graphdef, spec: StepSpec):
+    """test_loss(params, stats, data, symmetries) -> (mean one-prediction loss over data.starts, most edges),
+    every pair under the identity symmetry."""
+
+    @jax.jit
+    def test_loss(params, stats, data: PairData, symmetries):
+        model = nnx.merge(graphdef, params, stats)
+
+        def one(_, tf):
+            picks = jnp.concatenate([tf, jnp.zeros(1, tf.dtype)])[None]
+            velocities, species, graph, targets, most_edges = batch_graph(data, picks, symmetries, spec.cutoff,
+                                                                          spec.capacity)
+            return None, (model.loss(velocities, species, graph, targets), most_edges)
+
+        _, (losses, edges) = jax.lax.scan(one, None, data.starts)
+        return losses.mean(), edges.max()
+
+    return test_loss
