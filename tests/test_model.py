@@ -432,3 +432,35 @@ def test_contract_symmetric_networks_rotate_with_their_input(network):
     out_rot = predict(model, (r - box / 2) @ rotation.T + box / 2, v @ rotation.T, s, box)
     for a in (slice(0, 3), slice(3, 6)):
         np.testing.assert_allclose(out_rot[:, a], out[:, a] @ rotation.T, atol=1e-5 * np.abs(out).max())
+
+
+def explicit_images(positions, box, low, high, halo):
+    """The atoms and periodic images inside the domain [low, high) widened by `halo`: (positions, index of
+    the atom each is an image of, whether it is a local atom of the domain)."""
+    m = int(np.ceil(halo / np.min(box)))
+    shifts = np.stack(np.meshgrid(*[np.arange(-m, m + 1)] * 3, indexing="ij"), -1).reshape(-1, 3) * box
+    images = (positions[None] + shifts[:, None]).reshape(-1, 3)
+    owner = np.tile(np.arange(len(positions)), len(shifts))
+    inside = np.all((images >= low - halo) & (images < high + halo), axis=1)
+    local = np.all((images >= low) & (images < high), axis=1)
+    order = np.argsort(~local[inside], kind="stable")  # local atoms first, as in LAMMPS
+    return images[inside][order], owner[inside][order], local[inside][order]
+
+
+def test_contract_a_domain_with_ghosts_to_the_receptive_field_predicts_as_the_periodic_box(network, config):
+    """A LAMMPS rank's view: half the box, with ghost images out to hops x cutoff + skin. Its local atoms get
+    the periodic prediction; with the halo one cutoff short, some do not (so the halo is not oversized)."""
+    from ogn.simulator.halo import HaloPredictor
+
+    positions, velocities, species, box = config
+    model = contract_model(network, layers=1, config_state=config)
+    periodic = predict(model, positions, velocities, species, box)
+    low, high = np.zeros(3), np.asarray(box) * [0.5, 1, 1]
+    predictor = HaloPredictor(model, CUTOFF, skin=0.3)
+    assert predictor.hops == (2 if network == "pair" else 1)
+    for halo, exact in ((predictor.halo, True), (predictor.halo - CUTOFF, False)):
+        r, owner, local = explicit_images(np.mod(positions, box), np.asarray(box), low, high, halo)
+        dr, dv = predictor(r, velocities[owner], species[owner], owner)
+        out = np.concatenate([dr, dv], -1)[local]
+        close = np.allclose(out, periodic[owner[local]], rtol=1e-4, atol=1e-5 * np.abs(periodic).max())
+        assert close == exact, (halo, np.abs(out - periodic[owner[local]]).max())

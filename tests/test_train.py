@@ -90,7 +90,7 @@ def test_graph_cutoff_beyond_half_the_box_is_refused(lj_dataset, tmp_path):
 def test_schedule_covers_each_pair_once_per_epoch_and_resumes_identically():
     schedule = Schedule(n_pairs=37, batch_size=3, seed=4, n_symmetries=48)
     picks = schedule.picks(0, 37)  # 111 pairs: three epochs
-    flat = picks.reshape(-1, 2)
+    flat = picks.reshape(-1, 3)
     for e in range(3):
         assert sorted(flat[37 * e : 37 * (e + 1), 0]) == list(range(37))
     assert not np.array_equal(flat[:37], flat[37:74])
@@ -284,3 +284,90 @@ def test_push_forward_training_runs(lj_dataset, tmp_path):
     assert np.isfinite(train_and_evaluate(config, tmp_path / "eq", log=lambda s: None)["test_loss"])
     with pytest.raises(ValueError, match="longer than the trajectories"):
         train_and_evaluate(small_config(lj_dataset, unroll=40), tmp_path / "run2", log=lambda s: None)
+
+
+def test_a_reversed_pair_runs_the_same_pair_backwards_in_time(lj_dataset):
+    """(r', -v') + [-dr, dv] = (r, -v): the reversed pick starts where the forward pair ends and leads back."""
+    from ogn.train.batches import PairData, configurations
+
+    data = PairData.from_frames(load_frames(lj_dataset, "train"), 5)
+    identity = jnp.eye(3)[None]
+    forward, backward = (configurations(data, jnp.asarray([[1, 7, 0, b]]), identity) for b in (0, 1))
+    span = data.span
+    np.testing.assert_array_equal(backward[0][0], data.positions[1, 7 + span])
+    np.testing.assert_array_equal(backward[1][0], -data.velocities[1, 7 + span])
+    np.testing.assert_array_equal(backward[2][0], forward[2][0] * jnp.asarray([-1, -1, -1, 1, 1, 1.0]))
+    sides = data.sides
+    back_to = np.mod(np.asarray(backward[0][0] + backward[2][0][:, :3]), sides)
+    gap = np.abs(back_to - np.asarray(data.positions[1, 7]))
+    np.testing.assert_allclose(np.minimum(gap, sides - gap), 0, atol=1e-4)
+    np.testing.assert_allclose(backward[1][0] + backward[2][0][:, 3:], -data.velocities[1, 7], atol=1e-4)
+
+
+def test_schedule_reverses_the_asked_fraction_and_none_by_default():
+    picks = Schedule(1000, 1, 0, 48, reversal=0.5).picks(0, 2000)
+    assert 0.45 < picks[..., 2].mean() < 0.55
+    np.testing.assert_array_equal(Schedule(1000, 1, 0, 48, reversal=0.5).picks(700, 600), picks[700:1300])
+    plain = Schedule(1000, 1, 0, 48).picks(0, 2000)
+    assert not plain[..., 2].any()
+    # the paper's runs see the pairs and symmetries they always saw
+    np.testing.assert_array_equal(plain[..., :2], Schedule(1000, 1, 0, 48, reversal=0.0).picks(0, 2000)[..., :2])
+
+
+def test_cosine_schedule_warms_up_and_ends_at_the_final_rate_at_the_last_step():
+    from ogn.train.trainer import learning_rate_schedule
+
+    c = TrainConfig(steps=1000, learning_rate=5e-3, lr_final=1e-5, schedule="cosine", warmup_steps=100)
+    lr = learning_rate_schedule(c)
+    assert float(lr(0)) == 0 and float(lr(50)) == pytest.approx(2.5e-3)
+    assert float(lr(100)) == pytest.approx(5e-3) and float(lr(550)) == pytest.approx((5e-3 + 1e-5) / 2, rel=1e-3)
+    assert float(lr(1000)) == pytest.approx(1e-5)
+    paper = learning_rate_schedule(TrainConfig(learning_rate=1e-3, lr_decay_steps=100, lr_decay_rate=0.1, lr_final=1e-6))
+    assert float(paper(100)) == pytest.approx(1e-4) and float(paper(0)) == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("setting", [{"schedule": "linear"}, {"optimizer": "sgd"}, {"ema_decay": 1.0},
+                                     {"time_reversal": 1.5}, {"velocity_weight": 0.0}, {"grad_clip": -1.0},
+                                     {"warmup_steps": 50, "steps": 50}])
+def test_training_regime_settings_are_checked_on_load(setting):
+    with pytest.raises(ValueError, match="train."):
+        TrainConfig(**setting)
+
+
+def test_velocity_weight_weighs_the_dv_error(small_run):
+    from ogn.model.graph import dense_graph
+
+    model, info, _ = load_run(small_run)
+    frames = load_frames(info["dataset"], "test")
+    r, v = jnp.asarray(frames.positions[0, 0], jnp.float32), jnp.asarray(frames.velocities[0, 0], jnp.float32)
+    graph = dense_graph(jnp.mod(r, frames.box), frames.box, float(info["cutoff"]), len(r) * (len(r) - 1))
+    targets = jnp.asarray(frames.targets(np.asarray([[0, 0]]), 5)[0], jnp.float32)
+    species = jnp.asarray(frames.species)
+    error = model.standardised_output(v, species, graph) - model.standardise(model.network_target(v, targets))
+    e_r, e_v = float(jnp.mean(error[:, :3] ** 2)), float(jnp.mean(error[:, 3:] ** 2))
+    assert float(model.loss(v, species, graph, targets)) == pytest.approx((e_r + e_v) / 2, rel=1e-5)
+    assert float(model.loss(v, species, graph, targets, 3.0)) == pytest.approx((e_r + 3 * e_v) / 4, rel=1e-5)
+
+
+def test_ema_weights_are_tested_shipped_and_resumed(lj_dataset, tmp_path):
+    from flax import nnx
+
+    from ogn.model.checkpoint import read_checkpoint
+
+    regime = {"ema_decay": 0.9, "schedule": "cosine", "warmup_steps": 5, "grad_clip": 1.0, "optimizer": "amsgrad",
+              "time_reversal": 0.5, "learning_rate": 3e-3}
+    straight = tmp_path / "straight"
+    train_and_evaluate(small_config(lj_dataset, **regime), straight, log=lambda s: None)
+    _, arrays = read_checkpoint(straight / "checkpoint.npz")
+    kernel = "params/network/decoder/out/kernel"
+    assert not np.array_equal(arrays[kernel], arrays["training_" + kernel])  # the average is not the last step
+    split = tmp_path / "split"
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(small_config(lj_dataset, **regime), split, log=lambda s: None,
+                           stop_requested=lambda: (split / "checkpoint.npz").exists())  # after step 20
+    train_and_evaluate(small_config(lj_dataset, **regime), split, resume=True, log=lambda s: None)
+    a, b = load_run(straight)[0], load_run(split)[0]
+    for x, y in zip(jax.tree.leaves(nnx.state(a)), jax.tree.leaves(nnx.state(b))):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    curve = (straight / "curve.csv").read_text().splitlines()
+    assert np.isfinite(float(curve[-1].split(",")[3]))

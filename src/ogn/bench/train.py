@@ -68,8 +68,8 @@ def time_training(system, data, capacity: int, k: int, n_layers: int, order: str
     trainer = Trainer(config, data, data, system.n_species, system.neighbor_cutoff, capacity, k * system.dt)
     schedule = Schedule(len(data.starts), 1, 0, True)
     picks = jnp.asarray(schedule.picks(0, steps))
-    compiled = trainer._train_chunk.lower(trainer.params, trainer.stats, trainer.opt_state, trainer.train,
-                                          trainer.symmetries, 0, picks, 1).compile()
+    compiled = trainer._train_chunk.lower(trainer.params, trainer.stats, trainer.opt_state, trainer.ema,
+                                          trainer.train, trainer.symmetries, 0, picks, 1).compile()
     memory = compiled.memory_analysis()
     peak = (memory.temp_size_in_bytes + memory.argument_size_in_bytes + memory.output_size_in_bytes
             if memory is not None else float("nan"))

@@ -35,6 +35,12 @@ class LearnableCore(Protocol):
 
     def __init__(self, n_species: int, config: ModelConfig, rngs) -> None: ...
 
+    @property
+    def hops(self) -> int:
+        """Edges between an atom and the farthest atom its prediction depends on: a domain's halo of ghost
+        atoms must reach hops x the graph cutoff (`ogn.simulator.halo`)."""
+        ...
+
     @staticmethod
     def feature_sizes(n_species: int, config: ModelConfig) -> tuple[int, int]:
         """(node_in, edge_in): the widths of the raw node and edge features, for the normalisers."""

@@ -39,11 +39,14 @@ def neighbor_list_graph(positions: jax.Array, box, cutoff: float, neighbor_idx: 
                         capacity: int) -> Graph:
     """Graph from a jax-md Sparse neighbor list (pairs within cutoff + skin, padded with N): the pairs within
     `cutoff`, packed into `capacity` slots. The list holds ~1.7 times as many pairs (the skin shell and its
-    own spare capacity); packing them keeps the network from running on that padding."""
+    own spare capacity); packing them keeps the network from running on that padding. `box` None: free
+    space, for atoms whose periodic images are atoms of their own (a LAMMPS domain's ghosts)."""
     n = positions.shape[0]
     senders, receivers = neighbor_idx[0], neighbor_idx[1]
     listed = senders < n
-    vectors = minimum_image(positions[receivers.clip(max=n - 1)] - positions[senders.clip(max=n - 1)], box)
+    vectors = positions[receivers.clip(max=n - 1)] - positions[senders.clip(max=n - 1)]
+    if box is not None:
+        vectors = minimum_image(vectors, box)
     real = listed & (jnp.sum(vectors**2, axis=-1) < cutoff**2)
     (slots,) = jnp.nonzero(real, size=capacity, fill_value=real.shape[0])
     kept = slots < real.shape[0]

@@ -136,6 +136,12 @@ class EncodeProcess(nnx.Module):
         """The dtype of the weights: bfloat16 after `with_network_dtype`, else float32."""
         return self.node_encoder.hidden.kernel[...].dtype
 
+    @property
+    def hops(self) -> int:
+        """Edges between an atom and the farthest atom its prediction depends on: one per MPNN layer (the
+        node and edge decoders read only the last layer's latents)."""
+        return len(self.layers)
+
     def latents(self, node_features: jax.Array, edge_features: jax.Array, graph: Graph,
                 message_scale=1.0) -> tuple[jax.Array, jax.Array]:
         """(N, L) node and (E, L) edge latents after the last MPNN layer."""

@@ -106,11 +106,15 @@ class OGN(nnx.Module):
     def unstandardise(self, output: jax.Array) -> jax.Array:
         return output * self._target_scale() if self.isotropic else self.target_normalizer.inverse(output)
 
-    def loss(self, velocities, species, graph: Graph, changes: jax.Array) -> jax.Array:
-        """Mean squared error per atom and component of the standardised target (paper 4.4 iii: [dr, dv])."""
+    def loss(self, velocities, species, graph: Graph, changes: jax.Array, velocity_weight: float = 1.0) -> jax.Array:
+        """Mean squared error per atom and component of the standardised target (paper 4.4 iii: [dr, dv]);
+        `velocity_weight` w weighs the dv components against the dr ones, (e_r^2 + w e_v^2) / (1 + w), so that
+        w = 1 is the paper's plain mean."""
         target = self.standardise(self.network_target(velocities, changes))
         error = self.standardised_output(velocities, species, graph) - target
-        return jnp.mean(error**2)
+        if velocity_weight == 1.0:
+            return jnp.mean(error**2)
+        return (jnp.mean(error[:, :3] ** 2) + velocity_weight * jnp.mean(error[:, 3:] ** 2)) / (1 + velocity_weight)
 
     def raw_prediction(self, velocities, species, graph: Graph) -> tuple[jax.Array, jax.Array]:
         """(dr, dv), each (N, 3), in the units of the training data, as the network gives them."""

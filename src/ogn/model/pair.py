@@ -139,6 +139,11 @@ class PairCore(nnx.Module):
     def dtype(self):
         return self.embed.kernel[...].dtype
 
+    @property
+    def hops(self) -> int:
+        """One per message layer, and one more for the readout, which reads the neighbours' latents."""
+        return len(self.layers) + 1
+
     @staticmethod
     def feature_sizes(n_species: int, config: ModelConfig) -> tuple[int, int]:
         return n_species + 1, config.radial_basis + 2

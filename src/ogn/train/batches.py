@@ -58,21 +58,25 @@ class PairData:
 
 def configurations(data: PairData, picks: jax.Array, symmetries: jax.Array, noise: tuple[float, float] = (0.0, 0.0),
                    key: jax.Array | None = None, ahead: int = 1):
-    """(B, 3) picks of (trajectory, frame, symmetry) -> (B, N, 3) positions and velocities of the starts, and
-    (B, N, 6) the true [dr, dv] from each start to `ahead` predictions (ahead k MD steps) later, summed from
-    the float64-rounded one-prediction targets, all under the picked symmetry. `noise`: standard deviations
-    (position, velocity) of Gaussian noise added to the starts (with `key`); the targets still end on the
-    true state."""
+    """(B, 4) picks of (trajectory, frame, symmetry, reversed) -> (B, N, 3) positions and velocities of the
+    starts, and (B, N, 6) the true [dr, dv] from each start to `ahead` predictions (ahead k MD steps) later,
+    summed from the float64-rounded one-prediction targets, all under the picked symmetry. A reversed pick
+    is the same pair run backwards in time: from (r', -v') to (r, -v), whose change is [-dr, dv] (MD is
+    reversible). `noise`: standard deviations (position, velocity) of Gaussian noise added to the starts
+    (with `key`); the targets still end on the true state."""
     n = data.n_atoms
     keys = jax.random.split(jax.random.key(0) if key is None else key, picks.shape[0])
 
     def one(pick, key):
-        t, f, s = pick[0], pick[1], pick[2]
+        t, f, s, backwards = pick[0], pick[1], pick[2], pick[3] > 0
         change = data.targets[t, f]
         for j in range(1, ahead):
             change = change + data.targets[t, f + j * data.span]
-        positions, velocities, targets = apply_symmetry(symmetries[s], data.sides, data.positions[t, f],
-                                                        data.velocities[t, f], change)
+        start = jnp.where(backwards, f + ahead * data.span, f)
+        direction = jnp.where(backwards, -1.0, 1.0).astype(change.dtype)
+        change = change * jnp.repeat(jnp.asarray([1.0, 0.0]) * direction + jnp.asarray([0.0, 1.0]), 3)
+        positions, velocities, targets = apply_symmetry(symmetries[s], data.sides, data.positions[t, start],
+                                                        direction * data.velocities[t, start], change)
         if noise[0] > 0 or noise[1] > 0:
             delta = jax.random.normal(key, (n, 6), targets.dtype) * jnp.repeat(jnp.asarray(noise, targets.dtype), 3)
             positions, velocities = jnp.mod(positions + delta[:, :3], data.sides), velocities + delta[:, 3:]
@@ -97,7 +101,7 @@ def merged_graph(positions: jax.Array, box, cutoff: float, capacity: int) -> tup
 def batch_graph(data: PairData, picks: jax.Array, symmetries: jax.Array, cutoff: float, capacity: int,
                 noise: tuple[float, float] = (0.0, 0.0), key: jax.Array | None = None, unroll: int = 1,
                 predict: Callable | None = None):
-    """(B, 3) picks -> velocities (B N, 3), species (B N,), one disjoint graph of the B configurations,
+    """(B, 4) picks -> velocities (B N, 3), species (B N,), one disjoint graph of the B configurations,
     targets (B N, 6), and the largest edge count of any graph built.
 
     With `unroll` m > 1 (push-forward training), `predict(velocities, species, graph) -> (dr, dv)` is
@@ -119,31 +123,35 @@ def batch_graph(data: PairData, picks: jax.Array, symmetries: jax.Array, cutoff:
 
 
 class Schedule:
-    """Which configuration and which symmetry each gradient step sees: a fresh permutation of the training
-    pairs and fresh symmetries every epoch, from (seed, epoch) alone, so a resumed run sees the same."""
+    """Which configuration, which symmetry and which direction in time each gradient step sees: a fresh
+    permutation of the training pairs, fresh symmetries and fresh reversals every epoch, from (seed, epoch)
+    alone, so a resumed run sees the same. `reversal`: the fraction of pairs drawn backwards in time."""
 
-    def __init__(self, n_pairs: int, batch_size: int, seed: int, n_symmetries: int):
+    def __init__(self, n_pairs: int, batch_size: int, seed: int, n_symmetries: int, reversal: float = 0.0):
         self.n_pairs, self.batch_size, self.seed, self.n_symmetries = n_pairs, batch_size, seed, n_symmetries
-        self._epochs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.reversal = reversal
+        self._epochs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def _epoch(self, e: int):
         if e not in self._epochs:
             rng = np.random.default_rng([self.seed, e])
             order = rng.permutation(self.n_pairs)
             syms = rng.integers(0, self.n_symmetries, self.n_pairs)
-            self._epochs = {e: (order, syms)}  # only the current epoch is kept
+            # drawn only when asked for, so that the paper's runs see the stream they always saw
+            backwards = rng.random(self.n_pairs) < self.reversal if self.reversal > 0 else np.zeros(self.n_pairs, bool)
+            self._epochs = {e: (order, syms, backwards)}  # only the current epoch is kept
         return self._epochs[e]
 
     def picks(self, first_step: int, n_steps: int) -> np.ndarray:
-        """(n_steps, B, 2): (pair index, symmetry) for steps first_step .. first_step + n_steps - 1."""
+        """(n_steps, B, 3): (pair index, symmetry, reversed) for steps first_step .. first_step + n_steps - 1."""
         seq = np.arange(first_step * self.batch_size, (first_step + n_steps) * self.batch_size)
-        out = np.empty((len(seq), 2), dtype=np.int64)
+        out = np.empty((len(seq), 3), dtype=np.int64)
         for e in np.unique(seq // self.n_pairs):
             sel = seq // self.n_pairs == e
-            order, syms = self._epoch(int(e))
-            pos = seq[sel] % self.n_pairs
-            out[sel] = np.stack([order[pos], syms[order[pos]]], -1)
-        return out.reshape(n_steps, self.batch_size, 2)
+            order, syms, backwards = self._epoch(int(e))
+            pair = order[seq[sel] % self.n_pairs]
+            out[sel] = np.stack([pair, syms[pair], backwards[pair]], -1)
+        return out.reshape(n_steps, self.batch_size, 3)
 
     def epoch_of(self, step: int) -> float:
         return step * self.batch_size / self.n_pairs

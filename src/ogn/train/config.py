@@ -14,6 +14,9 @@ from ogn.config import build_dataclass
 from ogn.model.config import ModelConfig
 from ogn.model.registry import network_class
 
+SCHEDULES = ("exponential", "cosine")
+OPTIMIZERS = ("adam", "amsgrad")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -40,27 +43,56 @@ class TrainConfig:
     unroll: int = 1
     unroll_warmup: int = 1000  # one-prediction steps before push-forward starts (an untrained model's are noise)
     seed: int = 0
+    # The regime of interatomic potentials (NequIP, MACE, FlashMD); each off by default (the paper's choice).
+    # "exponential" is the paper's LR * lr_decay_rate^(step / lr_decay_steps), floored at lr_final; "cosine"
+    # rises linearly over warmup_steps to learning_rate, then falls as a half cosine to lr_final, reached
+    # exactly at train.steps (lr_decay_* unused).
+    schedule: str = "exponential"
+    warmup_steps: int = 0  # steps of the linear warmup (both schedules)
+    optimizer: str = "adam"  # "adam" (paper) or "amsgrad"
+    grad_clip: float = 0.0  # largest global norm of a gradient step; 0 = no clipping (paper)
+    # Exponential moving average of the weights, 0 = off (paper): the test loss, the checkpoint's weights
+    # and so every rollout use the average; the raw weights are kept in the checkpoint for --resume.
+    ema_decay: float = 0.0
+    # Time reversal: MD is reversible, so the pair (r, v) -> (r', v') gives a second one, (r', -v') -> (r, -v),
+    # with targets [-dr, dv]. This fraction of the training configurations is drawn reversed; 0 = off.
+    time_reversal: float = 0.0
+    velocity_weight: float = 1.0  # weight of the dv error against the dr error in the loss (1: the paper's mean)
 
     def __post_init__(self):
         for name in ("k", "steps", "batch_size", "test_every", "test_pairs", "checkpoint_every", "steps_per_call",
                      "unroll"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if self.unroll_warmup < 0:
-            raise ValueError(f"train.unroll_warmup must be >= 0, got {self.unroll_warmup}")
-        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"train.learning_rate must be positive and finite, got {self.learning_rate}")
-        if not 0 < self.lr_decay_rate <= 1:
-            raise ValueError(f"train.lr_decay_rate is the factor per lr_decay_steps, in (0, 1], got {self.lr_decay_rate}")
-        if not (np.isfinite(self.lr_decay_steps) and self.lr_decay_steps >= 1):
-            raise ValueError(f"train.lr_decay_steps must be >= 1 (steps over which the rate falls by lr_decay_rate),"
-                             f" got {self.lr_decay_steps}")
         if not 0 < self.lr_final <= self.learning_rate:
             raise ValueError(f"need 0 < lr_final <= learning_rate, got {self.lr_final}, {self.learning_rate}")
-        if not 0 <= self.noise < 1:
-            raise ValueError(f"train.noise is a fraction of the velocity spread in [0, 1), got {self.noise}")
-        if self.edge_capacity_margin < 1:
-            raise ValueError(f"train.edge_capacity_margin must be >= 1, got {self.edge_capacity_margin}")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"train.warmup_steps must be >= 0 and below train.steps = {self.steps}, got {self.warmup_steps}")
+        for name, holds, wants in _RULES:
+            value = getattr(self, name)
+            if not holds(value):
+                raise ValueError(f"train.{name} {wants}, got {value!r}")
+
+
+def _finite(x) -> bool:
+    return bool(np.isfinite(x))
+
+
+# (field, the test its value must pass, what the error says it must be)
+_RULES = (
+    ("unroll_warmup", lambda x: x >= 0, "must be >= 0"),
+    ("learning_rate", lambda x: _finite(x) and x > 0, "must be positive and finite"),
+    ("lr_decay_rate", lambda x: 0 < x <= 1, "is the factor per lr_decay_steps, in (0, 1]"),
+    ("lr_decay_steps", lambda x: _finite(x) and x >= 1, "must be >= 1 (steps over which the rate falls by lr_decay_rate)"),
+    ("noise", lambda x: 0 <= x < 1, "is a fraction of the velocity spread in [0, 1)"),
+    ("schedule", lambda x: x in SCHEDULES, f"must be one of {SCHEDULES}"),
+    ("optimizer", lambda x: x in OPTIMIZERS, f"must be one of {OPTIMIZERS}"),
+    ("grad_clip", lambda x: _finite(x) and x >= 0, "is a gradient norm, >= 0 (0: off)"),
+    ("ema_decay", lambda x: 0 <= x < 1, "must be in [0, 1) (0: off; 0.99-0.999 typical)"),
+    ("time_reversal", lambda x: 0 <= x <= 1, "is a fraction of the configurations, in [0, 1]"),
+    ("velocity_weight", lambda x: _finite(x) and x > 0, "must be positive and finite"),
+    ("edge_capacity_margin", lambda x: x >= 1, "must be >= 1"),
+)
 
 
 @dataclass(frozen=True)

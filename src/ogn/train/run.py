@@ -108,7 +108,7 @@ class TrainingRun:
         self.trainer = Trainer(config, train, test, len(self.system["species"]), self.cutoff, capacity,
                                c.k * float(self.system["dt"]), self.system.get("masses"))
         self.schedule = Schedule(len(train.starts), c.batch_size, c.seed,
-                                 len(self.trainer.symmetries) if c.augment else 1)
+                                 len(self.trainer.symmetries) if c.augment else 1, c.time_reversal)
         self.lr = learning_rate_schedule(c)
         self.curve: list[dict] = []
         self.recent: list[float] = []  # training losses since the last test

@@ -28,15 +28,25 @@ class StepSpec:
     capacity: int  # edge slots per configuration
     noise: tuple[float, float]  # (position, velocity) standard deviations of the input noise
     seed: int  # of the input noise
+    velocity_weight: float = 1.0  # of the dv error in the loss
+    ema_decay: float = 0.0  # of the weights' moving average; 0: none kept
+
+
+def ema_update(ema, params, decay: float, step):
+    """The moving average after `step` (0-based): its decay ramps up as (1 + step) / (10 + step) until it
+    reaches `decay`, so that the average is not dominated by the untrained start (TensorFlow's rule)."""
+    d = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+    return jax.tree.map(lambda e, p: d * e + (1 - d) * p, ema, params)
 
 
 def make_train_chunk(graphdef, tx: optax.GradientTransformation, spec: StepSpec):
-    """train_chunk(params, stats, opt_state, data, symmetries, first_step, picks, unroll) -> (params, stats,
-    opt_state, losses (C,), most edges): C gradient steps on (C, B, 2) picks of (pair index, symmetry)."""
+    """train_chunk(params, stats, opt_state, ema, data, symmetries, first_step, picks, unroll) -> (params, stats,
+    opt_state, ema, losses (C,), most edges): C gradient steps on (C, B, 3) picks of (pair index, symmetry,
+    reversed); `ema` is the weights' moving average (None when spec.ema_decay is 0)."""
     noise_key = jax.random.key(spec.seed)
 
     def train_step(unroll, data: PairData, symmetries, carry, step_and_pick):
-        params, stats, opt_state = carry
+        params, stats, opt_state, ema = carry
         step, pick = step_and_pick
         picks = jnp.concatenate([data.starts[pick[:, 0]], pick[:, 1:]], -1)
         model = nnx.merge(graphdef, jax.lax.stop_gradient(params), stats)
@@ -48,18 +58,21 @@ def make_train_chunk(graphdef, tx: optax.GradientTransformation, spec: StepSpec)
         stats = nnx.state(model, Statistic)
 
         def loss_fn(p):
-            return nnx.merge(graphdef, p, stats).loss(velocities, species, graph, targets)
+            return nnx.merge(graphdef, p, stats).loss(velocities, species, graph, targets, spec.velocity_weight)
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), stats, opt_state), (loss, most_edges)
+        params = optax.apply_updates(params, updates)
+        if ema is not None:
+            ema = ema_update(ema, params, spec.ema_decay, step)
+        return (params, stats, opt_state, ema), (loss, most_edges)
 
-    @functools.partial(jax.jit, static_argnums=7)
-    def train_chunk(params, stats, opt_state, data, symmetries, first_step, picks, unroll):
+    @functools.partial(jax.jit, static_argnums=8)
+    def train_chunk(params, stats, opt_state, ema, data, symmetries, first_step, picks, unroll):
         steps = first_step + jnp.arange(picks.shape[0])
         step = functools.partial(train_step, unroll, data, symmetries)
-        (params, stats, opt_state), (losses, edges) = jax.lax.scan(step, (params, stats, opt_state), (steps, picks))
-        return params, stats, opt_state, losses, edges.max()
+        carry, (losses, edges) = jax.lax.scan(step, (params, stats, opt_state, ema), (steps, picks))
+        return *carry, losses, edges.max()
 
     return train_chunk
 
@@ -73,7 +86,7 @@ def make_test_loss(graphdef, spec: StepSpec):
         model = nnx.merge(graphdef, params, stats)
 
         def one(_, tf):
-            picks = jnp.concatenate([tf, jnp.zeros(1, tf.dtype)])[None]
+            picks = jnp.concatenate([tf, jnp.zeros(2, tf.dtype)])[None]  # identity symmetry, forward in time
             velocities, species, graph, targets, most_edges = batch_graph(data, picks, symmetries, spec.cutoff,
                                                                           spec.capacity)
             return None, (model.loss(velocities, species, graph, targets), most_edges)
