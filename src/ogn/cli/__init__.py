@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ogn.cli import bench, convert, dataset, evaluate, info, md, reproduce, rollout, train
+from ogn.cli import bench, convert, dataset, evaluate, info, lammps, md, reproduce, rollout, train
 from ogn.cli.common import STOP, console
 
 DESCRIPTION = """\
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_parser(sub)
     train.add_parser(sub)
     rollout.add_parser(sub)
+    lammps.add_parser(sub)
     evaluate.add_parser(sub)
     reproduce.add_parser(sub)
     md.add_energy_parser(sub)
