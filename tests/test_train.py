@@ -132,7 +132,7 @@ def test_resume_continues_exactly_and_interrupt_leaves_a_checkpoint(lj_dataset, 
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     curve = (split / "curve.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in curve[1:]] == ["0", "20", "40"]
-    with pytest.raises(ValueError, match="only train.steps may change"):
+    with pytest.raises(ValueError, match="only train.steps and train.devices may change"):
         config = small_config(lj_dataset)
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, k=3))
         train_and_evaluate(config, split, resume=True, log=lambda s: None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ogn.cli.common import STOP, console, training_bar
@@ -15,17 +16,32 @@ def add_parser(sub) -> None:
     p.add_argument("--steps", type=int, help="gradient steps (overrides train.steps; default: the config's)")
     p.add_argument("--k", type=int, help="MD steps per prediction, a multiple of the dataset's frame stride"
                                          " (overrides train.k; default: the config's)")
+    p.add_argument("--devices", type=int,
+                   help="data parallel over this many devices (overrides train.devices; default: the config's, 1): each"
+                        " takes an equal part of every batch. On a CPU-only machine ogn makes N host devices, which"
+                        " measures the overhead only: the cores are shared")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.set_defaults(func=run, needs_x64=lambda args: False, gentle_stop=True)
 
 
 def run(args) -> int:
+    if args.devices is not None:
+        host_devices(args.devices)
     from ogn.train import load_config, train_and_evaluate
 
-    config = load_config(args.config, data=args.data, steps=args.steps, k=args.k)
+    config = load_config(args.config, data=args.data, steps=args.steps, k=args.k, devices=args.devices)
+    host_devices(config.train.devices)
     out = args.out or str(Path("runs") / Path(args.config).stem)
     info = train_and_evaluate(config, out, resume=args.resume, log=console().log, progress_factory=training_bar,
                               stop_requested=STOP, source=args.config)
     console().print(f"[bold]trained[/bold] {out}: {info['step']} steps, test loss {info['test_loss']:.4g}, "
                     f"{info['wall_time_s']:.0f} s on {info['device']}")
     return 0
+
+
+def host_devices(n: int) -> None:
+    """Make JAX's CPU platform show `n` devices; read when JAX first uses a device (importing it is not
+    enough), and ignored by GPUs."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if n > 1 and "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()

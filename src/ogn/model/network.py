@@ -76,11 +76,13 @@ class OGN(nnx.Module):
             dr = dr + 0.5 * self.step_time * dv
         return dr, dv
 
-    def update_statistics(self, velocities, species, graph: Graph, changes: jax.Array) -> None:
+    def update_statistics(self, velocities, species, graph: Graph, changes: jax.Array,
+                          axis_name: str | None = None) -> None:
+        """Fold a batch into the normalisers; `axis_name`: the devices that each hold a part of it."""
         n = velocities.shape[0]
-        self.node_normalizer.update(self.node_features(velocities, species))
-        self.edge_normalizer.update(self.edge_features(graph, velocities), graph.senders < n)
-        self.target_normalizer.update(self.network_target(velocities, changes))
+        self.node_normalizer.update(self.node_features(velocities, species), axis_name=axis_name)
+        self.edge_normalizer.update(self.edge_features(graph, velocities), graph.senders < n, axis_name)
+        self.target_normalizer.update(self.network_target(velocities, changes), axis_name=axis_name)
 
     def core_inputs(self, velocities, species) -> CoreInputs:
         # 1 / (mean edges per node seen), both counts from the normalisers

@@ -19,13 +19,15 @@ class Normalizer(nnx.Module):
         self.m2 = Statistic(jnp.zeros(size, jnp.float32))  # sum of squared deviations from the mean
         self.std_epsilon = std_epsilon
 
-    def update(self, x: jax.Array, mask: jax.Array | None = None) -> None:
+    def update(self, x: jax.Array, mask: jax.Array | None = None, axis_name: str | None = None) -> None:
         """Fold the rows of (M, size) `x` (where `mask`) into the statistics (Chan et al.'s pairwise merge,
-        stable where sums of squares are not)."""
+        stable where sums of squares are not). `axis_name`: the data-parallel axis whose devices each hold
+        a part of the batch: the batch's moments are summed over it, so every replica folds in the whole."""
+        total_over = (lambda v: v) if axis_name is None else (lambda v: jax.lax.psum(v, axis_name))
         weight = jnp.ones(x.shape[0]) if mask is None else mask.astype(x.dtype)
-        n_new = weight.sum()
-        mean_new = (weight[:, None] * x).sum(0) / jnp.maximum(n_new, 1.0)
-        m2_new = (weight[:, None] * (x - mean_new) ** 2).sum(0)
+        n_new = total_over(weight.sum())
+        mean_new = total_over((weight[:, None] * x).sum(0)) / jnp.maximum(n_new, 1.0)
+        m2_new = total_over((weight[:, None] * (x - mean_new) ** 2).sum(0))
         n_old = self.count[...]
         total = n_old + n_new
         delta = mean_new - self.mean[...]

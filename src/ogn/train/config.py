@@ -58,6 +58,10 @@ class TrainConfig:
     # with targets [-dr, dv]. This fraction of the training configurations is drawn reversed; 0 = off.
     time_reversal: float = 0.0
     velocity_weight: float = 1.0  # weight of the dv error against the dr error in the loss (1: the paper's mean)
+    # Data parallel: the batch is split over this many of JAX's devices (GPUs; on a CPU, host devices made with
+    # XLA_FLAGS=--xla_force_host_platform_device_count=N, which `ogn train --devices` sets); batch_size must be
+    # a multiple. May change on --resume.
+    devices: int = 1
 
     def __post_init__(self):
         for name in ("k", "steps", "batch_size", "test_every", "test_pairs", "checkpoint_every", "steps_per_call",
@@ -66,6 +70,9 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.lr_final <= self.learning_rate:
             raise ValueError(f"need 0 < lr_final <= learning_rate, got {self.lr_final}, {self.learning_rate}")
+        if self.devices < 1 or self.batch_size % self.devices:
+            raise ValueError(f"train.devices = {self.devices} must be >= 1 and divide train.batch_size = {self.batch_size}"
+                             " (each device takes an equal part of every batch)")
         if not 0 <= self.warmup_steps < self.steps:
             raise ValueError(f"train.warmup_steps must be >= 0 and below train.steps = {self.steps}, got {self.warmup_steps}")
         for name, holds, wants in _RULES:
@@ -125,7 +132,7 @@ SHIPPED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def load_config(path: str | Path, **overrides) -> RunConfig:
-    """A RunConfig from YAML; `overrides` data=..., steps=..., k=... replace what the file says. A path that
+    """A RunConfig from YAML; `overrides` data=..., steps=..., k=..., devices=... replace what the file says. A path that
     does not exist but names a shipped config (`configs/fast.yaml`, `fast.yaml`) is that config."""
     path = Path(path)
     if not path.is_file() and (SHIPPED_CONFIGS / path.name).is_file() and len(path.parts) <= 2:
@@ -141,7 +148,7 @@ def load_config(path: str | Path, **overrides) -> RunConfig:
         raise ValueError(f"{path}: expected a mapping with data, model and train at the top, got a {type(d).__name__}")  # noqa: TRY004
     if overrides.get("data") is not None:
         d["data"] = overrides["data"]
-    for name in ("steps", "k"):
+    for name in ("steps", "k", "devices"):
         if overrides.get(name) is not None:
             d.setdefault("train", {})[name] = overrides[name]
     try:

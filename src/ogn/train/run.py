@@ -58,8 +58,9 @@ def check_run_directory(config: RunConfig, workdir: Path, resume: bool, source: 
         raise FileNotFoundError(f"{workdir}: nothing to resume (no checkpoint.npz)")
     saved = config_from_dict(read_run_config(workdir))
     c = config.train
-    if saved.model != config.model or dataclasses.replace(saved.train, steps=c.steps) != c:
-        raise ValueError(f"{workdir}: config differs from the run's config.yaml (only train.steps may change)")
+    if saved.model != config.model or dataclasses.replace(saved.train, steps=c.steps, devices=c.devices) != c:
+        raise ValueError(f"{workdir}: config differs from the run's config.yaml (only train.steps and train.devices"
+                         " may change)")
     if Path(saved.data).resolve() != Path(config.data).resolve():
         raise ValueError(f"{workdir} was trained on {saved.data}, not {config.data}: resume it on its own dataset")
 

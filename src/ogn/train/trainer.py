@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
 from ogn.data.symmetry import box_symmetries
 from ogn.model.checkpoint import read_checkpoint, save_checkpoint, unflatten
@@ -17,7 +19,7 @@ from ogn.model.network import OGN, make_model
 from ogn.model.normalizer import Statistic
 from ogn.train.batches import PairData
 from ogn.train.config import RunConfig, TrainConfig
-from ogn.train.step import StepSpec, make_test_loss, make_train_chunk
+from ogn.train.step import DATA_AXIS, StepSpec, make_test_loss, make_train_chunk
 
 
 def learning_rate_schedule(c: TrainConfig) -> optax.Schedule:
@@ -34,6 +36,18 @@ def learning_rate_schedule(c: TrainConfig) -> optax.Schedule:
 def make_optimizer(c: TrainConfig) -> optax.GradientTransformation:
     optimizer = (optax.amsgrad if c.optimizer == "amsgrad" else optax.adam)(learning_rate_schedule(c))
     return optax.chain(optax.clip_by_global_norm(c.grad_clip), optimizer) if c.grad_clip > 0 else optimizer
+
+
+def data_mesh(devices: int) -> Mesh | None:
+    """The one-axis mesh of the first `devices` devices (None for one: no sharding)."""
+    if devices == 1:
+        return None
+    available = jax.devices()
+    if len(available) < devices:
+        raise ValueError(f"train.devices = {devices}, but JAX sees {len(available)} {available[0].platform} device(s);"
+                         " on a CPU, `ogn train --devices N` makes N host devices (or set XLA_FLAGS="
+                         f"--xla_force_host_platform_device_count={devices} before starting Python)")
+    return Mesh(np.asarray(available[:devices]), (DATA_AXIS,))
 
 
 class Trainer:
@@ -61,7 +75,7 @@ class Trainer:
         """The steps for the current edge capacity (shapes are static: a new capacity is a new program)."""
         c = self.config.train
         spec = StepSpec(self.cutoff, self.capacity, self.noise, c.seed, c.velocity_weight, c.ema_decay)
-        self._train_chunk = make_train_chunk(self.graphdef, self.tx, spec)
+        self._train_chunk = make_train_chunk(self.graphdef, self.tx, spec, data_mesh(c.devices))
         self._test_loss = make_test_loss(self.graphdef, spec)
 
     def grow(self, needed: int) -> None:
