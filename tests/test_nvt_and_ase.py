@@ -113,3 +113,29 @@ def test_ase_dynamics_thermostat_and_refusals(lammps_snapshot):
         OGNDynamics(atoms, "cuzr-fast-k20")
     with pytest.raises(ValueError, match="knows the species"):
         OGNDynamics(Atoms("Al2", positions=[[0, 0, 0], [2, 2, 2]], cell=[17, 17, 17], pbc=True), "cuzr-fast-k20")
+
+
+def test_ase_dynamics_and_ogn_rollout_share_their_checks_and_warnings(lammps_snapshot):
+    """OGNDynamics and `ogn rollout` go through one LearnedSimulator: the same warnings, the same refusals."""
+    from ogn.simulator.ase import OGNDynamics
+
+    snap = lammps_snapshot("cuzr")
+    model, info, _ = load_run("cuzr-fast-k20")
+    hot = 1.6 * snap.velocities  # 2.6x the training temperature: warned about, not refused
+    logged = []
+    rollout(model, info, snap.positions, hot, snap.species, snap.box, 20, log=logged.append)
+    atoms = _cuzr_atoms(snap)
+    atoms.set_velocities(hot / ase_time_unit("metal"))
+    with pytest.warns(UserWarning, match="away from the training data"):
+        dynamics = OGNDynamics(atoms, "cuzr-fast-k20")
+    rollout_warnings = [line for line in logged if line.startswith("warning:")]
+    assert rollout_warnings and [f"warning: {w}; the model was not trained on such states"
+                                 for w in dynamics.warnings] == rollout_warnings
+    keep = np.all(snap.positions < 9.0, axis=1)  # a 9 A box: smaller than twice the 5 A graph cutoff
+    small = atoms[keep]
+    small.set_cell([9.0, 9.0, 9.0])
+    species, box = snap.species[keep], small.cell.lengths()
+    for run in (lambda: rollout(model, info, small.get_positions(), hot[keep], species, box, 20, log=lambda m: None),
+                lambda: OGNDynamics(small, "cuzr-fast-k20")):
+        with pytest.raises(ValueError, match="smaller than twice the model's graph cutoff 5"):
+            run()

@@ -79,13 +79,13 @@ class LammpsDriver:
     def close(self) -> None:
         self.lmp.close()
 
-    def ogn_commands(self) -> list[str]:
-        """What ogn adds right after the box is made."""
+    def ogn_settings(self) -> list[str]:
+        """What ogn adds right after the box is made (its fix comes just before the first `run`: LAMMPS
+        cannot `replicate` atoms while a fix holds per-atom data)."""
         commands = [f"timestep {self.step_time!r}",
                     f"neighbor {self.skin!r} bin",
                     "neigh_modify every 1 delay 0 check yes",
-                    f"comm_modify cutoff {self.predictor.halo!r} vel yes",
-                    "fix ogn all external pf/callback 1 1"]
+                    f"comm_modify cutoff {self.predictor.halo!r} vel yes"]
         if self.energies:
             commands += self._potential_commands()
         return commands
@@ -106,19 +106,30 @@ class LammpsDriver:
     def run(self) -> LammpsSummary:
         """Run the input: the part up to the box, ogn's commands, the setup up to the first `run`, ogn's
         checks of the atoms, then the rest (from a file, so that loops with jump and label work)."""
-        self.lmp.commands_list([c.text for c in self.input.before])
+        self._lammps(self.lmp.commands_list, [c.text for c in self.input.before])
         self._check_units()
-        self.lmp.commands_list(self.ogn_commands())
-        self.lmp.commands_list([c.text for c in self.input.setup])
+        self._lammps(self.lmp.commands_list, self.ogn_settings())
+        self._lammps(self.lmp.commands_list, [c.text for c in self.input.setup])
         self.type_masses = self._check_atoms()
+        self._lammps(self.lmp.command, "fix ogn all external pf/callback 1 1")
         self.lmp.set_fix_external_callback("ogn", self._callback)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="ogn-lammps-") as tmp:
             rest = Path(tmp) / "rest.in"
             rest.write_text("\n".join(c.text for c in self.input.rest) + "\n")
-            self.lmp.file(str(rest))
+            self._lammps(self.lmp.file, str(rest))
         return LammpsSummary(self.predictions, self.n_atoms, self.k, self.callback_seconds,
                              time.perf_counter() - start)
+
+    def _lammps(self, call, argument):
+        """`call(argument)` of the LAMMPS module, whose errors (plain Exceptions) become one-line ones."""
+        try:
+            return call(argument)
+        except LammpsInputError:
+            raise
+        except Exception as err:  # the LAMMPS module raises nothing more specific
+            message = " ".join(str(err).split())
+            raise RuntimeError(f"{self.source}: LAMMPS stopped: {message}") from err
 
     def _check_units(self) -> None:
         units = self.lmp.extract_global("units")
