@@ -157,3 +157,21 @@ def test_atoms_unlike_the_models_are_refused_before_the_run(start, tmp_path, mon
     write_input(tmp_path, INPUT.replace("units lj", "units metal"))
     with pytest.raises(LammpsInputError, match="`units metal`, but lj-fast-k5 was trained in lj units"):
         run_lammps("lj-fast-k5", "in.lj", screen=False)
+
+
+def test_energies_adds_the_systems_potential_for_thermos_pe(start, tmp_path, monkeypatch):
+    from ogn.md.lammps import reference_energy_forces
+    from ogn.simulator.lammps import run_lammps
+    from ogn.systems import get_system
+
+    _, s = start
+    system = get_system("lj")
+    monkeypatch.chdir(tmp_path)
+    write_lammps_data(tmp_path / "start.data", s, system.masses, charges=system.charges)  # its pair style needs q
+    text = INPUT.replace("atom_style atomic", "atom_style charge").replace("thermo_style custom step temp ke press",
+                                                                         "thermo_style custom step pe")
+    write_input(tmp_path, text.replace("run {predictions}", "run 0"))
+    run_lammps("lj-fast-k5", "in.lj", energies=True, screen=False)
+    pe = float(re.search(r"Step +PotEng *\n +0 +(\S+)", (tmp_path / "log.lammps").read_text()).group(1))
+    # thermo's default in lj units: per atom
+    np.testing.assert_allclose(pe, reference_energy_forces(system, s)[0] / s.n_atoms, rtol=1e-7)

