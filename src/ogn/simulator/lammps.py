@@ -155,14 +155,19 @@ class LammpsDriver:
         if ntypes != len(names):
             raise LammpsInputError(f"{self.source}: {ntypes} atom type(s), but {self.run_name} knows {len(names)}"
                                    f" species, as types 1-{len(names)}: {', '.join(names)}")
-        type_masses = np.asarray(lmp.numpy.extract_atom("mass"), np.float64)[: ntypes + 1]
+        per_type = lmp.numpy.extract_atom("mass")
+        if per_type is None:
+            raise LammpsInputError(f"{self.source}: the atom style has per-atom masses; ogn needs per-type masses"
+                                   " (atom_style atomic or charge, with `mass` or a Masses section)")
+        type_masses = np.asarray(per_type, np.float64)[: ntypes + 1]
         if np.any(np.abs(type_masses[1:] / masses - 1) > MASS_TOLERANCE):
             raise LammpsInputError(f"{self.source}: type masses {type_masses[1:].tolist()}, but {self.run_name}'s"
                                    f" species {', '.join(names)} have masses {masses.tolist()}")
+        # gathered in rank order (atom ids need not be consecutive): the same order for each quantity
         n = lmp.get_natoms()
-        types = np.ctypeslib.as_array(lmp.gather_atoms("type", 0, 1), (n,)).copy()
-        x = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3), (n * 3,)).reshape(n, 3)
-        v = np.ctypeslib.as_array(lmp.gather_atoms("v", 1, 3), (n * 3,)).reshape(n, 3)
+        types = np.ctypeslib.as_array(lmp.gather_atoms_concat("type", 0, 1), (n,)).copy()
+        x = np.ctypeslib.as_array(lmp.gather_atoms_concat("x", 1, 3), (n * 3,)).reshape(n, 3)
+        v = np.ctypeslib.as_array(lmp.gather_atoms_concat("v", 1, 3), (n * 3,)).reshape(n, 3)
         sides = np.asarray(boxhi) - np.asarray(boxlo)
         check_atoms(self.info, types - 1, sides, self.source)
         warnings = check_start(self.info, x, v, types - 1, sides, self.source, UNITS[system["units"]])
