@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ogn.md.simulate import grow_neighbor_list
 from ogn.quantity import kinetic_energy
 from ogn.simulator.step import Simulator, SimulatorState, StepReport
 
@@ -54,6 +53,10 @@ def rescale_to_kinetic(velocities, masses, target, mvv2e: float):
 def energy_corrected(simulator: Simulator, force_field) -> Simulator:
     """The energy correction with `force_field` (`ogn.md.simulate.make_force_field` of the same atoms, whose
     dtype sets the arithmetic of the correction: float64 when the process allows it)."""
+    # here, not at the top: importing jax-md costs seconds (its rigid_body module computes at import), and
+    # only the energy correction needs it (ogn lammps and plain rollouts start without it)
+    from ogn.md.simulate import grow_neighbor_list
+
     init_inner, inner_step, refit_inner = simulator
     ff = force_field
     dtype, box = ff.masses.dtype, np.asarray(ff.system.sides)
