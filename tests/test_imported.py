@@ -290,6 +290,7 @@ def copper_dumps(tmp_path_factory):
     return paths
 
 
+@pytest.mark.slow  # over 15 s on 2 cores: `make test-slow`
 def test_worked_example_on_lammps_copper_beats_constant_velocity(copper_dumps, tmp_path):
     import ase.io
 

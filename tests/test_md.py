@@ -122,6 +122,7 @@ def test_nan_stops_run_and_file_stays_readable(tmp_path, lammps_snapshot):
     assert np.all(np.isfinite(t.positions))
 
 
+@pytest.mark.slow  # over 15 s on 2 cores: `make test-slow`
 def test_jax_engine_full_protocol_writes_h5md(tmp_path):
     out = tmp_path / "lj.h5"
     summary = run_md(get_system("lj", n_atoms=300), MDConfig(steps=200, every=10, seed=3), out, log=lambda s: None)

@@ -54,6 +54,7 @@ def test_cell_list_never_drops_a_pair_in_an_orthorhombic_box():
     assert expected and expected <= listed
 
 
+@pytest.mark.slow  # over 15 s on 2 cores: `make test-slow`
 def test_md_with_box_conserves_energy_and_writes_three_sides(tmp_path):
     from ogn.cli import main
 

@@ -255,6 +255,7 @@ def test_reproduce_fig4b_quick(tmp_path):
     assert (fig_dir / "lj-fast" / "energy.png").exists()
 
 
+@pytest.mark.slow  # over 15 s on 2 cores: `make test-slow`
 def test_bench_rollout_times_every_engine_and_counts_the_network(lj_dataset, tmp_path):
     """The runtime table: one row per size with all five timings (the last a trained run with a short graph
     cutoff), the graphs' sizes and the FLOP rate, and Figs. 4C/4D beside the Markdown file (tiny run: 10 MD

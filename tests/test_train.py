@@ -244,6 +244,7 @@ def test_noisy_inputs_keep_targets_on_the_true_state(lj_dataset):
     assert 0.005 < shift.std() < 0.015
 
 
+@pytest.mark.slow  # over 15 s on 2 cores: `make test-slow`
 def test_training_with_residual_targets_and_noise_runs(lj_dataset, tmp_path):
     from ogn.model.equivariant import EquivariantCore
 
@@ -275,6 +276,7 @@ def test_push_forward_batch_ends_on_the_true_state(lj_dataset):
                                atol=1e-5)
 
 
+@pytest.mark.slow  # over 15 s on 2 cores: `make test-slow`
 def test_push_forward_training_runs(lj_dataset, tmp_path):
     info = train_and_evaluate(small_config(lj_dataset, unroll=3, unroll_warmup=20), tmp_path / "run", log=lambda s: None)
     assert np.isfinite(info["test_loss"])

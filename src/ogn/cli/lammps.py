@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("run", help="trained run directory (ogn train), or a shipped model by name (lj-fast-k5, ...)")
     p.add_argument("--in", dest="input", required=True, help="the LAMMPS input file")
     p.add_argument("--var", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="set a LAMMPS index variable, as lmp -var NAME VALUE (repeatable)")
+                   help="set a LAMMPS index variable, as lmp -var NAME VALUE (repeatable; default: none)")
     p.add_argument("--skin", type=float,
                    help="neighbor skin, in the system's length unit: candidate pairs and LAMMPS's atom exchange are"
                         " redone when an atom has moved half of it; the ghost cutoff is layers x graph cutoff +"
