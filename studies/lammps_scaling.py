@@ -9,6 +9,7 @@ that compiles; the table gives the median and the spread.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -39,12 +40,17 @@ def loop_time(log: str) -> float:
     return float(re.findall(r"Loop time of ([0-9.eE+-]+) on", log)[-1])
 
 
-def ogn_lammps(work: Path, ranks: int, copies: int, predictions: int) -> float:
+def ogn_lammps(work: Path, ranks: int, copies: int, predictions: int, one_thread: bool = False) -> float:
+    """Under mpirun ogn gives each rank one XLA thread; `one_thread` does so for one rank too (the
+    baseline of the parallel efficiency of the domain decomposition, apart from XLA's own threads)."""
     (work / "in.scaling").write_text(SCALING_INPUT.format(copies=copies, predictions=predictions))
     command = [str(BIN / "ogn"), "lammps", MODEL, "--in", "in.scaling", "--quiet"]
     if ranks > 1:
         command = [str(BIN / "mpirun"), "-np", str(ranks)] + command
-    subprocess.run(command, cwd=work, check=True, capture_output=True)
+    env = dict(os.environ)
+    if one_thread:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    subprocess.run(command, cwd=work, check=True, capture_output=True, env=env)
     return loop_time((work / "log.lammps").read_text()) / (5 * predictions)
 
 
@@ -101,14 +107,19 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=7, help="replicas per side of the 265-atom box (default 7)")
     parser.add_argument("--predictions", type=int, default=10, help="timed predictions per run (default 10)")
     parser.add_argument("--repeats", type=int, default=2, help="measurements of each, alternating (default 2)")
+    parser.add_argument("--only", nargs="+", help="measure only the engines whose names contain one of these"
+                                                  " (default: all)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ogn-scaling-"))
     (work / "start.data").write_text((ROOT / "examples" / "lj-lammps" / "start.data").read_text())
     big = big_start(work, args.copies)
     runs = {"ogn lammps, 1 rank": lambda: ogn_lammps(work, 1, args.copies, args.predictions),
+            "ogn lammps, 1 rank, 1 XLA thread": lambda: ogn_lammps(work, 1, args.copies, args.predictions, True),
             "ogn lammps, 2 ranks": lambda: ogn_lammps(work, 2, args.copies, args.predictions),
             "ogn rollout (1 process)": lambda: ogn_rollout(big, args.predictions),
             "LAMMPS, true potential, 2 OpenMP threads, dt": lambda: lammps_md(work, args.predictions, 2)}
+    if args.only:
+        runs = {name: run for name, run in runs.items() if any(part in name for part in args.only)}
     times: dict[str, list[float]] = {name: [] for name in runs}
     for repeat in range(args.repeats):
         for name, run in runs.items():
