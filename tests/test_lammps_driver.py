@@ -129,6 +129,10 @@ def test_the_input_is_split_at_the_box_and_its_timestep_must_be_k_dt(tmp_path):
     parsed = read_input(write_input(tmp_path, text))
     assert parsed.before[-1].words[0] == "read_data" and parsed.rest[0].words == ["run", str(PREDICTIONS)]
     check_timesteps(parsed, 5 * 0.005)
+    # what LAMMPS inputs commonly hold and ogn leaves alone
+    kept = read_input(write_input(tmp_path, INPUT.replace("read_data", "atom_modify map array sort 0 0.0\n"
+                                                                       "comm_style tiled\nread_data")))
+    assert [c.words[0] for c in kept.before][-3:] == ["atom_modify", "comm_style", "read_data"]
     with pytest.raises(LammpsInputError, match=r"in.lj:8: `timestep 0.025`: one LAMMPS step is one prediction"):
         check_timesteps(parsed, 10 * 0.005)
     with pytest.raises(LammpsInputError, match="no box"):

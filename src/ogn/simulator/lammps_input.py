@@ -19,7 +19,7 @@ INTEGRATOR_STYLES = frozenset(("nve", "nvt", "npt", "nph", "rigid", "brownian", 
                                "sph", "smd", "dpd", "viscous", "setforce", "addforce", "aveforce", "spring", "efield",
                                "wall", "indent", "gravity", "shake", "rattle", "lineforce", "planeforce"))
 # set by ogn from the model after the box exists; the user's versions would override them
-OGN_SETTINGS = ("neighbor", "neigh_modify", "comm_modify", "comm_style", "atom_modify")
+OGN_SETTINGS = ("neighbor", "neigh_modify", "comm_modify")
 
 
 class LammpsInputError(ValueError):
