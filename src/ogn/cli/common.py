@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 
 PRESET_NAMES = ["lj", "lj-ka", "silica", "silicon", "cuzr"]
@@ -153,3 +154,12 @@ def parse_pairs(text: str | None, flag: str, key=str, value=str) -> dict:
 
 def wrote(out, replaced: bool) -> str:
     return f"[bold]wrote[/bold] {out}{' (replacing the earlier file)' if replaced else ''}"
+
+
+def add_xla_flags(*flags: str) -> None:
+    """Append flags to XLA_FLAGS, which XLA reads when JAX first uses a device (importing JAX is not
+    enough); a flag whose name is already set is left as the user set it."""
+    current = os.environ.get("XLA_FLAGS", "")
+    new = [f for f in flags if f.split("=")[0] not in current]
+    if new:
+        os.environ["XLA_FLAGS"] = " ".join([current, *new]).strip()

@@ -4,9 +4,8 @@ many (`mpirun -np N ogn lammps ...`)."""
 from __future__ import annotations
 
 import os
-import sys
 
-from ogn.cli.common import console
+from ogn.cli.common import add_xla_flags, console
 
 HELP = """\
 Run a LAMMPS input with the trained model as its integrator: one LAMMPS step is one prediction of k MD
@@ -58,6 +57,5 @@ def run(args) -> int:
 def _one_thread_per_rank() -> None:
     """Under mpirun each rank gets one core: XLA's own thread pool would oversubscribe them."""
     ranks = int(os.environ.get("PMI_SIZE", os.environ.get("OMPI_COMM_WORLD_SIZE", "1")))
-    if ranks > 1 and "jax" not in sys.modules:
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+    if ranks > 1:
+        add_xla_flags("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")

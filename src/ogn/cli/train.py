@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from ogn.cli.common import STOP, console, training_bar
+from ogn.cli.common import STOP, add_xla_flags, console, training_bar
 
 
 def add_parser(sub) -> None:
@@ -40,8 +39,6 @@ def run(args) -> int:
 
 
 def host_devices(n: int) -> None:
-    """Make JAX's CPU platform show `n` devices; read when JAX first uses a device (importing it is not
-    enough), and ignored by GPUs."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if n > 1 and "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+    """Make JAX's CPU platform show `n` devices (GPUs ignore the flag)."""
+    if n > 1:
+        add_xla_flags(f"--xla_force_host_platform_device_count={n}")

@@ -69,13 +69,14 @@ class Trainer:
         # a core that is equivariant already gives the same answer under each symmetry: augmenting it costs time
         symmetries = box_symmetries(train.sides) if model.augment else np.eye(3)[None]
         self.symmetries = jnp.asarray(symmetries, jnp.float32)
+        self.mesh = data_mesh(config.train.devices)  # None on one device
         self._compile()
 
     def _compile(self) -> None:
         """The steps for the current edge capacity (shapes are static: a new capacity is a new program)."""
         c = self.config.train
         spec = StepSpec(self.cutoff, self.capacity, self.noise, c.seed, c.velocity_weight, c.ema_decay)
-        self._train_chunk = make_train_chunk(self.graphdef, self.tx, spec, data_mesh(c.devices))
+        self._train_chunk = make_train_chunk(self.graphdef, self.tx, spec, self.mesh)
         self._test_loss = make_test_loss(self.graphdef, spec)
 
     def grow(self, needed: int) -> None:
