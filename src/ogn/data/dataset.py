@@ -128,7 +128,13 @@ def read_metadata(data_dir: str | Path) -> dict:
     path = Path(data_dir) / DATASET_FILE
     if not path.is_file():
         raise DatasetError(f"{data_dir}: no {DATASET_FILE}; not a dataset, or its generation did not finish")
-    return json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path}: not valid JSON, truncated or corrupt ({err})") from None
+    if not isinstance(meta, dict) or "system" not in meta:
+        raise DatasetError(f"{path}: not an ogn dataset description (no 'system')")
+    return meta
 
 
 @dataclass

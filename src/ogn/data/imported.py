@@ -159,6 +159,7 @@ def import_dataset(train_files: list[str | Path], test_files: list[str | Path], 
     if 2 * spec.cutoff > every[0].box.min():
         raise DatasetError(f"--cutoff {spec.cutoff} is more than half the smallest box side {every[0].box.min():.6g}")
     for t in every:
+        check_timestep(t, stride * spec.dt, spec)
         check_continuity(t, stride * spec.dt)
     n_frames, k_max = lengths(observed, stride, spec, log)
     system = imported_system(spec, species, masses, codes[0], every[0].box, observed["train"])
@@ -255,6 +256,23 @@ def common_stride(every: list[ObservedTrajectory], spec: ImportSpec) -> int:
     if len(set(strides.values())) > 1:
         raise DatasetError(f"the files have different frame strides (MD steps between frames): {strides}")
     return strides[every[0].source]
+
+
+def check_timestep(t: ObservedTrajectory, frame_time: float, spec: ImportSpec) -> None:
+    """An atom cannot on average move further between frames than its velocity carries it in that time
+    (RMS displacement <= RMS velocity x time), and in a liquid or glass it moves at least a vibration's
+    share of it. A ratio far outside [1e-4, 2] means --dt (or --units) is not the trajectory's."""
+    if t.n_frames < 2:
+        return
+    moved = float(np.sqrt(np.mean(np.diff(t.positions[:2], axis=0) ** 2)))
+    carried = float(np.sqrt(np.mean(t.velocities[:2] ** 2))) * frame_time
+    if moved == 0 or carried == 0:
+        return
+    if not 1e-4 <= moved / carried <= 2:
+        raise DatasetError(f"{t.source}: atoms move {moved:.3g} (RMS, one component) between its first two frames, but"
+                           f" their velocities carry them {carried:.3g} in the {frame_time:.3g} between frames"
+                           f" (--dt {spec.dt} {spec.units} time units x the frame stride): --dt or --units is not the"
+                           " trajectory's")
 
 
 def check_continuity(t: ObservedTrajectory, frame_time: float) -> None:

@@ -246,10 +246,10 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
 
     ev = load_evaluation(run_dir, data_dir, log, progress_factory)
     check_lengths(ev, n_starts, horizon, long_steps, energy_starts)
-    starts = ev.frames.spread_starts(horizon, n_starts)  # within the trajectories
+    starts = independent_starts(ev.frames, horizon, n_starts)
     if len(starts) < n_starts:
-        log(f"warning: --starts {n_starts}: the test trajectories hold {len(starts)} starts {horizon} MD steps apart;"
-            f" using {len(starts)}")
+        log(f"warning: --starts {n_starts}: the test trajectories hold {len(starts)} starts {horizon} MD steps apart"
+            f" (rollouts over --horizon {horizon} that share no MD step); using {len(starts)}")
     long_steps = fit_long_rollout(ev, starts[0], long_steps)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -261,6 +261,17 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
     atomic_write_text(out_dir / "metrics.json", json.dumps(summary, indent=2, default=_json_number) + "\n")
     atomic_write_text(out_dir / "report.md", markdown(summary))
     return summary
+
+
+def independent_starts(frames, horizon: int, count: int) -> np.ndarray:
+    """`count` starts spread evenly over the test trajectories, or, where fewer windows of `horizon` MD steps
+    fit without overlap, one at the start of each such window: overlapping rollouts are not independent."""
+    span = frames.frames_for(horizon)
+    per_trajectory = (frames.n_frames - 1) // span
+    if count <= frames.n_trajectories * per_trajectory:
+        return frames.spread_starts(horizon, count)
+    t, w = np.meshgrid(np.arange(frames.n_trajectories), np.arange(per_trajectory), indexing="ij")
+    return np.stack([t.ravel(), w.ravel() * span], -1)
 
 
 def fit_long_rollout(ev: Evaluation, first_start, long_steps: int) -> int:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import resource
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -13,13 +17,38 @@ def _umask() -> int:
     return mask
 
 
+@contextmanager
+def naming(path: str | Path):
+    """An OSError raised while writing `path` (a full disk, the file-size limit) says which file it was
+    writing: Python's own says only "[Errno 27] File too large"."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        hint = {errno.ENOSPC: " (the disk is full)", errno.EFBIG: " (the file-size limit, ulimit -f)",
+                errno.EDQUOT: " (the disk quota)"}.get(err.errno, "")
+        raise OSError(err.errno, f"{path}: {err.strerror or err}{hint}") from None
+
+
+def check_room(path: str | Path, written: Path, n_bytes: int) -> None:
+    """Fail before `n_bytes` more go into `written` (the temporary file of `path`) when the disk or the
+    file-size limit has no room for them: HDF5 cannot be trusted to fail cleanly on a full disk."""
+    size = written.stat().st_size if written.exists() else 0
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and size + n_bytes > limit:
+        raise OSError(errno.EFBIG, f"{path}: would grow past the file-size limit (ulimit -f: {limit} bytes)")
+    if n_bytes > shutil.disk_usage(written.parent).free:
+        raise OSError(errno.ENOSPC, f"{path}: no space left on the disk for the next {n_bytes / 2**20:.1f} MiB")
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename over it. The file gets the mode any new file
     gets (0666 less the umask), not mkstemp's private 0600."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "wb") as f, naming(path):
             f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)

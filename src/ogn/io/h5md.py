@@ -22,7 +22,9 @@ import h5py
 import numpy as np
 
 from ogn import __version__
-from ogn.io.files import PartialFile
+from ogn.io.files import PartialFile, check_room, naming
+
+CHUNK_BYTES = 1 << 20  # a time series' chunk (frames x atoms x 3): at most 1 MiB
 from ogn.periodic import box_sides
 
 
@@ -64,7 +66,7 @@ class TrajectoryWriter:
     def _time_series(parent, name, shape, dtype: np.dtype | None = None):
         dtype = np.dtype(np.float64) if dtype is None else dtype
         g = parent.create_group(name)
-        chunk_frames = max(1, min(256, (1 << 20) // (dtype.itemsize * max(1, int(np.prod(shape))))))
+        chunk_frames = max(1, min(256, CHUNK_BYTES // (dtype.itemsize * max(1, int(np.prod(shape))))))
         g.create_dataset("value", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
                          chunks=(chunk_frames, *shape))
         g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
@@ -81,13 +83,16 @@ class TrajectoryWriter:
             "kinetic_energy": kinetic_energy,
             "total_energy": np.asarray(potential_energy) + np.asarray(kinetic_energy),
         }
-        for name, g in self._series.items():
-            for key, data in (("value", values[name]), ("step", steps), ("time", steps * self.dt)):
-                d = g[key]
-                d.resize(self.n_frames + k, axis=0)
-                d[self.n_frames :] = data
+        frame_bytes = sum(np.asarray(v).nbytes for v in values.values()) + 3 * 8 * k * len(values)
+        check_room(self.path, self.tmp, frame_bytes + 2 * CHUNK_BYTES + (1 << 16))  # chunks are allocated whole
+        with naming(self.path):
+            for name, g in self._series.items():
+                for key, data in (("value", values[name]), ("step", steps), ("time", steps * self.dt)):
+                    d = g[key]
+                    d.resize(self.n_frames + k, axis=0)
+                    d[self.n_frames :] = data
+            self.file.flush()
         self.n_frames += k
-        self.file.flush()
 
     def close(self, status: str = "complete") -> Path:
         """Rename the file to PATH when complete, else to failed_path(PATH); returns where it went."""

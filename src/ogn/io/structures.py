@@ -37,7 +37,7 @@ def file_format(path: Path, error: type[DataFileError] = DataFileError) -> str |
         raise error(f"{path}: gzip-compressed; decompress it first (gunzip -k {path.name})")
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return "h5md"
-    if head.lstrip().startswith(b"ITEM:"):
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"ITEM:"):  # after a byte-order mark
         return "dump"
     return "extxyz" if path.suffix in (".xyz", ".extxyz") else None
 
@@ -129,24 +129,15 @@ def read_extxyz_frames(path: str | Path) -> list[ExtxyzFrame]:
 
 def _extxyz_frame(path: Path, lines: list[str], start: int) -> ExtxyzFrame:
     n = int(lines[start].split()[0])
+    where = f"{path}:{start + 2}"
     header = {m.group(1): m.group(2).strip("\"") for m in _KEYVAL.finditer(lines[start + 1])}
-    if "Lattice" not in header:
-        raise DataFileError(f"{path}:{start + 2}: comment line has no Lattice=")
-    try:
-        box = box_sides(np.array(header["Lattice"].split(), dtype=float).reshape(3, 3), f"{path}:{start + 2}: Lattice")
-    except ValueError as err:
-        raise DataFileError(str(err)) from None
-    props = header.get("Properties", "species:S:1:pos:R:3").split(":")
-    columns, col = {}, 0
-    for name, _, width in zip(props[::3], props[1::3], props[2::3]):
-        columns[name] = (col, int(width))
-        col += int(width)
-    for need in ("species", "pos"):
-        if need not in columns:
-            raise DataFileError(f"{path}:{start + 2}: Properties has no {need!r} column")
+    box = _extxyz_box(where, header)
+    columns, col = _extxyz_columns(where, header.get("Properties", "species:S:1:pos:R:3"))
     rows = [lines[start + 2 + a].split() for a in range(n)]
-    if any(len(r) != col for r in rows):
-        raise DataFileError(f"{path}: frame at line {start + 1} does not have {n} rows of {col} columns")
+    short = next((a for a, r in enumerate(rows) if len(r) != col), None)
+    if short is not None:
+        raise DataFileError(f"{path}:{start + 3 + short}: {len(rows[short])} columns, but Properties on line"
+                            f" {start + 2} declares {col} ({header.get('Properties', 'species:S:1:pos:R:3')})")
 
     def block(name):
         c, w = columns[name]
@@ -171,6 +162,46 @@ def _extxyz_frame(path: Path, lines: list[str], start: int) -> ExtxyzFrame:
                        block("masses")[:, 0] if "masses" in columns else None, start + 1,
                        ids=block("id")[:, 0].astype(np.int64) if "id" in columns else None,
                        momenta=block("momenta") if "momenta" in columns and not velocity else None)
+
+
+def _extxyz_box(where: str, header: dict) -> np.ndarray:
+    """The orthorhombic sides of a frame's Lattice (nine numbers); a periodic box on all three axes."""
+    if "Lattice" not in header:
+        raise DataFileError(f"{where}: comment line has no Lattice=")
+    try:
+        lattice = np.array(header["Lattice"].split(), dtype=float)
+    except ValueError:
+        raise DataFileError(f"{where}: Lattice=\"{header['Lattice']}\" is not nine numbers") from None
+    if lattice.size != 9:
+        raise DataFileError(f"{where}: Lattice has {lattice.size} numbers, expected nine (three cell vectors)")
+    pbc = header.get("pbc", "T T T").split()
+    if [p.upper() in ("T", "TRUE", "1") for p in pbc] != [True] * 3:
+        raise DataFileError(f"{where}: pbc=\"{header['pbc']}\": ogn simulates periodic boxes only (pbc=\"T T T\")")
+    try:
+        return box_sides(lattice.reshape(3, 3), f"{where}: Lattice")
+    except ValueError as err:
+        raise DataFileError(str(err)) from None
+
+
+def _extxyz_columns(where: str, properties: str) -> tuple[dict[str, tuple[int, int]], int]:
+    """{name: (first column, width)} and the row width of a Properties= declaration."""
+    props = properties.split(":")
+    if len(props) % 3:
+        raise DataFileError(f"{where}: Properties={properties} is not NAME:TYPE:WIDTH triples")
+    columns, col = {}, 0
+    for name, kind, width in zip(props[::3], props[1::3], props[2::3]):
+        if kind not in ("S", "R", "I", "L") or not width.isdigit() or int(width) < 1:
+            raise DataFileError(f"{where}: Properties: {name}:{kind}:{width} is not NAME:TYPE:WIDTH (TYPE S, R, I or L)")
+        columns[name] = (col, int(width))
+        col += int(width)
+    for need in ("species", "pos"):
+        if need not in columns:
+            raise DataFileError(f"{where}: Properties has no {need!r} column")
+    for name in ("pos", *VELOCITY_COLUMNS, "momenta"):
+        if name in columns and columns[name][1] != 3:
+            raise DataFileError(f"{where}: Properties: {name!r} has {columns[name][1]} components; ogn reads 3-D"
+                                " systems (width 3)")
+    return columns, col
 
 
 def read_extxyz(path: str | Path, species_names: tuple[str, ...], frame: int = -1, units: str | None = None
@@ -304,17 +335,25 @@ class ExtxyzWriter:
         self.file = open(self.partial.tmp, "w")  # noqa: SIM115 (closed in __exit__, renamed there)
 
     def append(self, steps, positions, velocities, potential_energy=None) -> None:
+        from ogn.io.files import naming
+
         steps = np.asarray(steps)
-        self.file.write(extxyz_text(zip(positions, velocities), self.species, self.species_names, self.box,
-                                    steps=steps, times=steps * self.dt, time_unit=self.time_unit, ase=self.ase,
-                                    energies=potential_energy))
-        self.file.flush()
+        text = extxyz_text(zip(positions, velocities), self.species, self.species_names, self.box, steps=steps,
+                           times=steps * self.dt, time_unit=self.time_unit, ase=self.ase, energies=potential_energy)
+        with naming(self.partial.path):
+            self.file.write(text)
+            self.file.flush()
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError:  # the buffered rest of a failed write fails again: the file is kept as failed
+            if exc_type is None:
+                self.partial.finish(False)
+                raise
         self.partial.finish(exc_type is None)
         return False
 

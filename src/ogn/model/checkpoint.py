@@ -155,10 +155,25 @@ def load_run(run_dir: str | Path) -> tuple[OGN, dict, ModelConfig]:
     model = new_model(info, model_config)
     graphdef, params, stats = nnx.split(model, nnx.Param, Statistic)
     source = run_dir / "checkpoint.npz"
-    _, arrays = read_checkpoint(source)
+    meta, arrays = read_checkpoint(source)
+    check_run_record(run_dir, info, meta)
     params = unflatten(source, "params", params, arrays)
     stats = unflatten(source, "stats", stats, arrays)
     return nnx.merge(graphdef, params, stats), info, model_config
+
+
+def check_run_record(run_dir: Path, info: dict, meta: dict) -> None:
+    """run.json must describe what the checkpoint was trained on: an edited k, dt, graph cutoff or system
+    would roll the weights out as another model."""
+    for key in ("k", "dt", "cutoff"):
+        if key in meta and meta[key] != info.get(key):
+            raise ValueError(f"{run_dir}/run.json says {key} = {info.get(key)}, but checkpoint.npz was trained with"
+                             f" {key} = {meta[key]}; restore run.json (the checkpoint's record is the truth)")
+    for key in ("name", "units", "species", "masses"):
+        trained, said = meta.get("system", {}).get(key), info["system"].get(key)
+        if trained is not None and trained != said:
+            raise ValueError(f"{run_dir}/run.json says system {key} {said}, but checkpoint.npz was trained on"
+                             f" {trained}; restore run.json (the checkpoint's record is the truth)")
 
 
 def new_model(info: dict, config: ModelConfig, seed: int = 0) -> OGN:

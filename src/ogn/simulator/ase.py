@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from ase.md.md import MolecularDynamics
 
-from ogn.periodic import box_sides
+from ogn.periodic import box_sides, into_box
 from ogn.simulator.session import LearnedSimulator, RolloutConfig
 from ogn.units import ase_time_unit
 
@@ -55,6 +55,7 @@ class OGNDynamics(MolecularDynamics):
         box = box_sides(np.asarray(atoms.cell), "the atoms' cell")
         self.simulator = LearnedSimulator(network, info, species, box, config, source="the atoms",
                                           log=lambda message: warnings.warn(message, stacklevel=3))
+        self.box = box
         self._state = self.simulator.start(atoms.get_positions(), atoms.get_velocities() * self.time_unit)
         k, dt = int(info["k"]), float(info["dt"])
         super().__init__(atoms, timestep=k * dt * self.time_unit, trajectory=trajectory, logfile=logfile,
@@ -87,9 +88,11 @@ class OGNDynamics(MolecularDynamics):
         velocities = self.atoms.get_velocities() * self.time_unit
         masses = self.simulator.masses
         centre = np.einsum("n,nk->k", masses, velocities) / masses.sum()
-        state = self._state.replace(positions=jnp.asarray(self.atoms.get_positions(), jnp.float32),
+        positions = self.atoms.get_positions()
+        images = positions - into_box(positions, self.box)  # predicted in the box (float32's digits), kept in the atoms' images
+        state = self._state.replace(positions=jnp.asarray(positions - images, jnp.float32),
                                     velocities=jnp.asarray(velocities, jnp.float32),
                                     centre_velocity=jnp.asarray(centre, jnp.float32))
         self._state = self.simulator.driver.run(state, 1)
-        self.atoms.set_positions(np.asarray(self._state.positions, np.float64))
+        self.atoms.set_positions(np.asarray(self._state.positions, np.float64) + images)
         self.atoms.set_velocities(np.asarray(self._state.velocities, np.float64) / self.time_unit)

@@ -47,6 +47,9 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
     check_distinct(init, out)
     model, info, _ = load_run(run_dir)
     n_predictions = predictions_for(info, n_steps)
+    if config.every > n_predictions:
+        raise ValueError(f"--every {config.every} predictions is more than the {n_predictions} of --steps {n_steps}"
+                         f" (k = {info['k']}): only the start would be written; use --every {n_predictions} or less")
     system, start = load_init(system_from_description(info["system"]), str(init), frame, log=log)
     if system.potential is None and (energies or config.energy_correction):
         raise ValueError(f"{run_dir} was trained on {system.name!r}, whose potential ogn does not know: --energies and"
@@ -62,8 +65,8 @@ def rollout_to_file(run_dir: str | Path, init: str | Path, out: str | Path, n_st
     with open_rollout_file(out, system, start.species, start.step, energies, metadata, store_precision) as write:
         # frames go to the file as they are predicted: memory does not grow with the rollout
         write(np.zeros(1, int), start.positions[None], start.velocities[None])
-        simulator.driver.attach(lambda f: len(f.predictions) and write(simulator.k * f.predictions, f.positions,
-                                                                       f.velocities), config.every)
+        simulator.driver.attach(lambda f: len(f.predictions) and write(simulator.k * f.predictions,
+                                                                       f.positions + simulator.images, f.velocities), config.every)
         for observer in (kinetic, watch):
             simulator.driver.attach(observer, 1)
         with (progress_factory or _no_progress)("rollout (MD steps)", n_steps) as advance:

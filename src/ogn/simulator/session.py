@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ogn.model.network import OGN
+from ogn.periodic import into_box
 from ogn.precision import widest_precision
 from ogn.progress import NoProgress
 from ogn.quantity import kinetic_temperature
@@ -99,6 +100,7 @@ class LearnedSimulator:
         self.k, self.dt = int(info["k"]), float(info["dt"])
         self.step_time = self.k * self.dt
         self.box = box
+        self.images = np.zeros((len(species), 3))  # set by start()
         if config.energy_correction and (system is None or system.potential is None):
             raise ValueError("--energy-correction needs the system's potential, which ogn does not know here")
         check_atoms(info, self.species, box, source, system.neighbor_cutoff if config.energy_correction else None)
@@ -139,7 +141,10 @@ class LearnedSimulator:
         for warning in warnings:
             self.log(f"warning: {warning}; the model was not trained on such states")
         self.warnings += warnings
-        return self.simulator.init_fn(positions, velocities, self.config.seed)
+        # run from the start moved into the box, where float32 keeps its digits (image flags of 1e5 would
+        # cost 0.06 sigma per prediction); `images` puts the frames back in the start's own periodic images
+        self.images = np.asarray(positions, np.float64) - into_box(positions, self.box)
+        return self.simulator.init_fn(np.asarray(positions, np.float64) - self.images, velocities, self.config.seed)
 
     def temperature_watch(self, velocities) -> TemperatureWatch:
         """An observer that says when the rollout from `velocities` runs away (attach with interval 1)."""
@@ -173,5 +178,6 @@ def rollout(model: OGN, info: dict, positions, velocities, species, box, n_steps
         simulator.driver.attach(progress(advance, simulator.k))
         state = simulator.run(state, n_steps)
     kept_r, kept_v, predictions = recorder.arrays(len(simulator.species))
-    return Rollout(kept_r, kept_v, simulator.k * predictions, state.edge_capacity, np.asarray(state.positions),
+    return Rollout((kept_r + simulator.images).astype(kept_r.dtype), kept_v, simulator.k * predictions,
+                   state.edge_capacity, (np.asarray(state.positions) + simulator.images).astype(np.float32),
                    np.asarray(state.velocities), kinetic.mv2)
