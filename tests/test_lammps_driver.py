@@ -179,3 +179,18 @@ def test_energies_adds_the_systems_potential_for_thermos_pe(start, tmp_path, mon
     pe = float(re.search(r"Step +PotEng *\n +0 +(\S+)", (tmp_path / "log.lammps").read_text()).group(1))
     # thermo's default in lj units: per atom
     np.testing.assert_allclose(pe, reference_energy_forces(system, s)[0] / s.n_atoms, rtol=1e-7)
+
+
+def test_a_stop_signal_ends_the_run_after_the_prediction_in_progress(start, tmp_path, monkeypatch):
+    """SIGTERM or Ctrl-C (`ogn lammps` passes its STOP flag) ends LAMMPS at the end of that step on every
+    rank (fix halt on an allreduced flag) and is a KeyboardInterrupt: no traceback, no MPI_Abort."""
+    from ogn.simulator.lammps import run_lammps
+
+    _, s = start
+    monkeypatch.chdir(tmp_path)
+    write_lammps_data(tmp_path / "start.data", s, (1.0, 1.0))
+    write_input(tmp_path, INPUT.replace("run {predictions}", "run 50"))
+    asked = []
+    with pytest.raises(KeyboardInterrupt, match="after 3 predictions"):
+        run_lammps("lj-fast-k5", "in.lj", screen=False, stop_requested=lambda: asked.append(1) or len(asked) >= 3)
+    assert "Fix halt condition for fix-id ogn_halt met on step 3" in (tmp_path / "log.lammps").read_text()

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         import signal
 
         reason = signal.Signals(STOP.requested).name if STOP.requested is not None else str(err) or "SIGINT"
-        console().print(f"[bold red]stopped[/bold red] by {reason}; nothing already on disk was replaced")
+        console().print(f"[bold red]stopped[/bold red] by {reason}; nothing ogn had already written was replaced")
         return 143 if reason == "SIGTERM" else 130
 
 

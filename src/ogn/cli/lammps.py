@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ogn.cli.common import add_xla_flags, console
+from ogn.cli.common import STOP, add_xla_flags, console
 
 HELP = """\
 Run a LAMMPS input with the trained model as its integrator: one LAMMPS step is one prediction of k MD
@@ -37,7 +37,8 @@ def add_parser(sub) -> None:
                         " pair styles need atom_style charge (default: off; an input with its own pair_style gets"
                         " that already)")
     p.add_argument("--quiet", action="store_true", help="no LAMMPS screen output (its log.lammps is still written)")
-    p.set_defaults(func=run, needs_x64=lambda args: False)
+    # a stop signal only sets STOP at first: the prediction in progress ends on every rank, then LAMMPS stops
+    p.set_defaults(func=run, needs_x64=lambda args: False, gentle_stop=True)
 
 
 def run(args) -> int:
@@ -45,7 +46,7 @@ def run(args) -> int:
     from ogn.simulator.lammps import run_lammps
 
     summary = run_lammps(args.run, args.input, dict(args.var), args.skin, args.energies, log=console().log,
-                         screen=not args.quiet)
+                         screen=not args.quiet, stop_requested=STOP)
     from mpi4py import MPI
 
     if MPI.COMM_WORLD.rank == 0:

@@ -53,7 +53,7 @@ class LammpsDriver:
 
     def __init__(self, run: str | Path, input_path: str | Path, variables: dict[str, str] | None = None,
                  skin: float | None = None, energies: bool = False, log: Callable[[str], None] = print,
-                 screen: bool = True):
+                 screen: bool = True, stop_requested: Callable[[], bool] = lambda: False):
         from mpi4py import MPI
 
         from ogn.model.checkpoint import load_run
@@ -62,6 +62,7 @@ class LammpsDriver:
         self.source = str(input_path)
         self.model, self.info, _ = load_run(run)
         self.run_name, self.log, self.energies = str(run), log, energies
+        self.stop_requested = stop_requested
         self.k, self.step_time = int(self.info["k"]), int(self.info["k"]) * float(self.info["dt"])
         check_timesteps(self.input, self.step_time)
         cutoff = float(self.info["cutoff"])
@@ -116,11 +117,20 @@ class LammpsDriver:
         self.type_masses = self._check_atoms()
         self._lammps(self.lmp.command, "fix ogn all external pf/callback 1 1")
         self.lmp.set_fix_external_callback("ogn", self._callback)
+        # a stop signal (Ctrl-C, a scheduler's SIGTERM) ends the run at the end of the step it lands in, on
+        # every rank alike: the callback sets ogn_stop from an allreduce, and fix halt stops LAMMPS there
+        self._lammps(self.lmp.commands_list, ["variable ogn_stop internal 0",
+                                              "fix ogn_halt all halt 1 v_ogn_stop > 0 error hard message no"])
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="ogn-lammps-") as tmp:
             rest = Path(tmp) / "rest.in"
             rest.write_text("\n".join(c.text for c in self.input.rest) + "\n")
-            self._lammps(self.lmp.file, str(rest))
+            try:
+                self._lammps(self.lmp.file, str(rest))
+            except RuntimeError:
+                if self.lmp.extract_variable("ogn_stop") > 0:
+                    raise KeyboardInterrupt(f"after {self.predictions} predictions") from None
+                raise
         return LammpsSummary(self.predictions, self.n_atoms, self.k, self.callback_seconds,
                              time.perf_counter() - start)
 
@@ -208,9 +218,11 @@ class LammpsDriver:
             raise FloatingPointError(f"rank {self.comm.rank}: a non-finite prediction after {self.predictions}"
                                      " predictions; the rollout ran away")
         m = self.type_masses[types[:nlocal]]
-        local = np.concatenate([[m.sum()], m @ dr, m @ v[:nlocal], m @ dv])
+        local = np.concatenate([[m.sum()], m @ dr, m @ v[:nlocal], m @ dv, [float(self.stop_requested())]])
         total = np.empty_like(local)
         self.comm.Allreduce(local, total)
+        if total[10] > 0:  # this prediction is the last: fix ogn_halt ends the run after it
+            lmp.set_internal_variable("ogn_stop", 1.0)
         # the momentum-conserving projection of ogn.model.network.conserve_momentum, over all ranks
         mass = total[0]
         dv -= total[7:10] / mass
@@ -221,9 +233,11 @@ class LammpsDriver:
 
 def run_lammps(run: str | Path, input_path: str | Path, variables: dict[str, str] | None = None,
                skin: float | None = None, energies: bool = False, log: Callable[[str], None] = print,
-               screen: bool = True) -> LammpsSummary:
-    """Run the LAMMPS input at `input_path` with the model of `run` as its integrator; see `LammpsDriver`."""
-    driver = LammpsDriver(run, input_path, variables, skin, energies, log, screen)
+               screen: bool = True, stop_requested: Callable[[], bool] = lambda: False) -> LammpsSummary:
+    """Run the LAMMPS input at `input_path` with the model of `run` as its integrator; see `LammpsDriver`.
+    `stop_requested` (a stop signal arrived) ends the run after the prediction in progress, on every rank,
+    as a KeyboardInterrupt."""
+    driver = LammpsDriver(run, input_path, variables, skin, energies, log, screen, stop_requested)
     try:
         return driver.run()
     finally:
