@@ -39,8 +39,8 @@ def draw_figures(out_dir: Path, ev, horizon, curves: dict, long, summary: dict, 
 def rmse_figure(fig, horizon, summary: dict, length: str, velocity: str):
     axes = fig.subplots(1, 2)
     blew_up = []
-    for name, e in horizon.errors.items():
-        color = None
+    for i, (name, e) in enumerate(horizon.errors.items()):
+        color = f"C{i}"  # one colour per simulator in both panels (a curve in one panel only must not reuse one)
         for ax, q in zip(axes, ("position", "velocity")):
             if q == "velocity" and name in ("constant velocity",):
                 continue  # its velocities are the standing still's v0: one curve, labelled for both
@@ -55,8 +55,7 @@ def rmse_figure(fig, horizon, summary: dict, length: str, velocity: str):
             mean, std = per_start.mean(0), per_start.std(0)
             label = "standing still = constant velocity (v0)" if (q, name) == ("velocity", "standing still") else name
             style = ":" if name.startswith("MD from") else "-"
-            line, = ax.plot(horizon.steps, mean, marker="o", ms=3, ls=style, label=label, color=color)
-            color = line.get_color()
+            ax.plot(horizon.steps, mean, marker="o", ms=3, ls=style, label=label, color=color)
             ax.fill_between(horizon.steps, np.maximum(mean - std, mean * 1e-3), mean + std, color=color, alpha=0.2, lw=0)
     cage, scale = summary["cage_length"], summary["velocity_scale"]
     axes[0].axhline(cage, color="k", ls=":", lw=1, label=f"cage length {cage:.3g}")
