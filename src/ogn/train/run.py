@@ -29,6 +29,7 @@ from ogn.periodic import box_sides
 from ogn.progress import NoProgress
 from ogn.train.batches import PairData, Schedule
 from ogn.train.config import RunConfig, config_from_dict
+from ogn.train.distributed import any_process, barrier, is_writer
 from ogn.train.trainer import Trainer, learning_rate_schedule
 
 CURVE_FIELDS = ["step", "epoch", "train_loss", "test_loss", "learning_rate", "wall_time_s"]
@@ -115,7 +116,8 @@ class TrainingRun:
         self.recent: list[float] = []  # training losses since the last test
         self.wall_before, self.t_start = 0.0, time.perf_counter()
         self.checkpointed: int | None = None  # the step of the checkpoint on disk
-        workdir.mkdir(parents=True, exist_ok=True)  # only once every check has passed: no empty run directories
+        if is_writer():  # only once every check has passed: no empty run directories
+            workdir.mkdir(parents=True, exist_ok=True)
         if resume:
             meta = self.trainer.restore(workdir / "checkpoint.npz")
             self.wall_before = float(meta.get("wall_time_s", 0.0))
@@ -138,7 +140,11 @@ class TrainingRun:
         }
 
     def checkpoint(self) -> None:
-        """config.yaml, checkpoint.npz, run.json, curve.csv and curve.png, each written atomically."""
+        """config.yaml, checkpoint.npz, run.json, curve.csv and curve.png, each written atomically (by
+        process 0 of a distributed run)."""
+        if not is_writer():
+            self.checkpointed = self.trainer.step
+            return
         meta = self.info()
         atomic_write_text(self.workdir / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
         self.trainer.save(self.workdir / "checkpoint.npz", meta)
@@ -185,6 +191,7 @@ def train_and_evaluate(config: RunConfig, workdir: str | Path, resume: bool = Fa
     """
     workdir = Path(workdir)
     check_run_directory(config, workdir, resume, source)
+    barrier("run directory checked")  # before process 0 makes it, every process has checked it
     run = TrainingRun(config, workdir, resume, log)
     c, trainer = config.train, run.trainer
     test_loss = run.record() if not run.curve else run.curve[-1]["test_loss"]
@@ -192,7 +199,7 @@ def train_and_evaluate(config: RunConfig, workdir: str | Path, resume: bool = Fa
     try:
         with (progress_factory or NoProgress)("training", c.steps, start=trainer.step) as advance:
             while trainer.step < c.steps:
-                if stop_requested():
+                if any_process(stop_requested()):  # all processes stop at the same step
                     raise KeyboardInterrupt
                 n = min(c.steps_per_call, c.steps - trainer.step)
                 t0 = time.perf_counter()
