@@ -23,9 +23,9 @@ import numpy as np
 
 from ogn import __version__
 from ogn.io.files import PartialFile, check_room, naming
+from ogn.periodic import box_sides
 
 CHUNK_BYTES = 1 << 20  # a time series' chunk (frames x atoms x 3): at most 1 MiB
-from ogn.periodic import box_sides
 
 
 class TrajectoryWriter:

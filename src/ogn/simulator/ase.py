@@ -89,7 +89,8 @@ class OGNDynamics(MolecularDynamics):
         masses = self.simulator.masses
         centre = np.einsum("n,nk->k", masses, velocities) / masses.sum()
         positions = self.atoms.get_positions()
-        images = positions - into_box(positions, self.box)  # predicted in the box (float32's digits), kept in the atoms' images
+        # predicted in the box, where float32 keeps its digits; written back in the atoms' own images
+        images = positions - into_box(positions, self.box)
         state = self._state.replace(positions=jnp.asarray(positions - images, jnp.float32),
                                     velocities=jnp.asarray(velocities, jnp.float32),
                                     centre_velocity=jnp.asarray(centre, jnp.float32))
