@@ -16,7 +16,8 @@ compute; fix temp/csvr; run; write_data) and must not integrate: no fix nve/nvt/
 after the box command: `timestep` = k dt, `fix ogn all external pf/callback 1 1`, and the neighbor skin
 and ghost cutoff its graphs need; before the first run, `fix ogn_halt` on `variable ogn_stop`, so that
 Ctrl-C or a scheduler's SIGTERM ends the run after the prediction in progress on every rank.
-Atom types 1, 2, ... are the model's species in its order (ogn info RUN), with their masses. Run on many ranks with the mpirun of the mpich wheel: mpirun -np 4 ogn lammps ..."""
+Atom types 1, 2, ... are the model's species in its order (ogn info RUN), with their masses.
+Run on many ranks with the mpirun of the mpich wheel: mpirun -np 4 ogn lammps ..."""
 
 
 def add_parser(sub) -> None:
