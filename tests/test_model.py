@@ -450,7 +450,7 @@ def explicit_images(positions, box, low, high, halo):
 def test_contract_a_domain_with_ghosts_to_the_receptive_field_predicts_as_the_periodic_box(network, config):
     """A LAMMPS rank's view: half the box, with ghost images out to hops x cutoff + skin. Its local atoms get
     the periodic prediction; with the halo one cutoff short, some do not (so the halo is not oversized)."""
-    from ogn.simulator.halo import HaloPredictor
+    from ogn.simulator.halo import HaloPredictor, candidate_pairs
 
     positions, velocities, species, box = config
     model = contract_model(network, layers=1, config_state=config)
@@ -464,3 +464,10 @@ def test_contract_a_domain_with_ghosts_to_the_receptive_field_predicts_as_the_pe
         out = np.concatenate([dr, dv], -1)[local]
         close = np.allclose(out, periodic[owner[local]], rtol=1e-4, atol=1e-5 * np.abs(periodic).max())
         assert close == exact, (halo, np.abs(out - periodic[owner[local]]).max())
+    # told which atoms are local, it drops the edges between ghosts that cannot reach them: same prediction
+    r, owner, local = explicit_images(np.mod(positions, box), np.asarray(box), low, high, predictor.halo)
+    pruned = HaloPredictor(model, CUTOFF, skin=0.3)
+    dr, dv = pruned(r, velocities[owner], species[owner], owner, n_local=int(local.sum()))
+    assert (pruned._candidates[0] < len(r)).sum() < candidate_pairs(r, CUTOFF + 0.3).shape[1]
+    np.testing.assert_allclose(np.concatenate([dr, dv], -1)[local], periodic[owner[local]], rtol=1e-4,
+                               atol=1e-5 * np.abs(periodic).max())

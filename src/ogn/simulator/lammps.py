@@ -212,7 +212,7 @@ class LammpsDriver:
         v = lmp.numpy.extract_atom("v", nelem=nall)
         types = lmp.numpy.extract_atom("type", nelem=nall)
         ids = lmp.numpy.extract_atom("id", nelem=nall)
-        dr, dv = self.predictor(x, v, types - 1, ids)
+        dr, dv = self.predictor(x, v, types - 1, ids, n_local=nlocal)
         dr, dv = dr[:nlocal].astype(np.float64), dv[:nlocal].astype(np.float64)
         if not (np.isfinite(dr).all() and np.isfinite(dv).all()):
             raise FloatingPointError(f"rank {self.comm.rank}: a non-finite prediction after {self.predictions}"
