@@ -18,13 +18,6 @@ def minimum_image(d, box):
     return d - box * xp.round(d / box)
 
 
-def into_box(positions, box) -> np.ndarray:
-    """(N, 3) positions moved by whole box sides into [0, side), in float64: a start far from the origin
-    (image flags of 1e5 in a data file) would otherwise lose its digits when a rollout casts it to float32."""
-    positions, sides = np.asarray(positions, np.float64), box_sides(box)
-    return positions - sides * np.floor(positions / sides)
-
-
 def box_sides(box, source: str = "box") -> np.ndarray:
     """(3,) float64 side lengths of an orthorhombic box from a side (a cube), three sides, or a diagonal
     (3, 3) cell. A tilted (triclinic) cell, or a side that is not positive and finite, is an error naming

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ogn.io.files import atomic_write_text
+from ogn.io.files import PartialFile, atomic_write_text, naming
 from ogn.io.lammps_data import DataFileError, read_lammps_data, text_lines
 from ogn.io.lammps_dump import read_lammps_dump
 from ogn.io.types import Structure
@@ -326,8 +326,6 @@ class ExtxyzWriter:
     `units` (a `Units`) and `masses` add ASE's momenta (metal, real)."""
 
     def __init__(self, path: str | Path, species, species_names, box, dt: float, units, masses=None):
-        from ogn.io.files import PartialFile
-
         self.partial = PartialFile(path)
         self.species, self.species_names, self.box = species, species_names, box
         self.dt, self.time_unit = dt, units.time
@@ -335,8 +333,6 @@ class ExtxyzWriter:
         self.file = open(self.partial.tmp, "w")  # noqa: SIM115 (closed in __exit__, renamed there)
 
     def append(self, steps, positions, velocities, potential_energy=None) -> None:
-        from ogn.io.files import naming
-
         steps = np.asarray(steps)
         text = extxyz_text(zip(positions, velocities), self.species, self.species_names, self.box, steps=steps,
                            times=steps * self.dt, time_unit=self.time_unit, ase=self.ase, energies=potential_energy)

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from ase.md.md import MolecularDynamics
 
-from ogn.periodic import box_sides, into_box
+from ogn.periodic import box_sides
 from ogn.simulator.session import LearnedSimulator, RolloutConfig
 from ogn.units import ase_time_unit
 
@@ -90,7 +90,7 @@ class OGNDynamics(MolecularDynamics):
         centre = np.einsum("n,nk->k", masses, velocities) / masses.sum()
         positions = self.atoms.get_positions()
         # predicted in the box, where float32 keeps its digits; written back in the atoms' own images
-        images = positions - into_box(positions, self.box)
+        images = positions - np.mod(positions, self.box)
         state = self._state.replace(positions=jnp.asarray(positions - images, jnp.float32),
                                     velocities=jnp.asarray(velocities, jnp.float32),
                                     centre_velocity=jnp.asarray(centre, jnp.float32))

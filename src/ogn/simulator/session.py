@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from ogn.model.network import OGN
-from ogn.periodic import into_box
 from ogn.precision import widest_precision
 from ogn.progress import NoProgress
 from ogn.quantity import kinetic_temperature
@@ -143,8 +142,10 @@ class LearnedSimulator:
         self.warnings += warnings
         # run from the start moved into the box, where float32 keeps its digits (image flags of 1e5 would
         # cost 0.06 sigma per prediction); `images` puts the frames back in the start's own periodic images
-        self.images = np.asarray(positions, np.float64) - into_box(positions, self.box)
-        return self.simulator.init_fn(np.asarray(positions, np.float64) - self.images, velocities, self.config.seed)
+        positions = np.asarray(positions, np.float64)
+        in_box = np.mod(positions, self.box)
+        self.images = positions - in_box
+        return self.simulator.init_fn(in_box, velocities, self.config.seed)
 
     def temperature_watch(self, velocities) -> TemperatureWatch:
         """An observer that says when the rollout from `velocities` runs away (attach with interval 1)."""
